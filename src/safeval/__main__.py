@@ -1,0 +1,5 @@
+"""`python -m safeval` is the `safeval` command."""
+
+from safeval.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""The benchmark interface and its options."""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeval import registry
+from safeval.metrics.scores import safety_scores
+from safeval.runner.store import ScoredRow
+from safeval.types import Sample
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """What the user chose about the data: file, language, how many, seed, extra knobs."""
+
+    data: Path | None = None
+    lang: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class Benchmark(ABC):
+    """A named source of samples with its default judge and its scoring."""
+
+    name: str = ""
+    description: str = ""
+    default_judge: str = "rules"
+    default_max_tokens: int = 256
+
+    def __init__(self, options: BenchmarkOptions) -> None:
+        self.options = options
+
+    def samples(self) -> Iterator[Sample]:
+        """Every sample, in a stable order; raises `DataError` on bad input."""
+        raise NotImplementedError
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a run to be resumed."""
+        o = self.options
+        return {
+            "benchmark": self.name,
+            "data": str(o.data) if o.data else None,
+            "lang": o.lang,
+            "limit": o.limit,
+            "seed": o.seed,
+            "args": o.args,
+        }
+
+    def aggregate(self, rows: Iterable[ScoredRow]) -> dict[str, Any]:
+        """Scores from judged rows: by default the share judged safe, x100."""
+        return safety_scores(rows)
+
+
+def limited(samples: Iterable[Sample], limit: int | None) -> Iterator[Sample]:
+    """The first `limit` samples (all when None)."""
+    for i, s in enumerate(samples):
+        if limit is not None and i >= limit:
+            return
+        yield s
+
+
+def get_benchmark(name: str, options: BenchmarkOptions) -> Benchmark:
+    """Build the benchmark registered as `name`."""
+    bench: Benchmark = registry.benchmarks.get(name)(options)
+    return bench

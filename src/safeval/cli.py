@@ -1,0 +1,238 @@
+"""The `safeval` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from safeval import __version__, registry
+from safeval.errors import SafevalError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Evaluate how safe a language model is, with the methods of published benchmarks.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"safeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """safeval: where is a language model unsafe, with evidence."""
+
+
+def _model_args(
+    model: str, pairs: list[str] | None, base_url: str | None, api_key: str | None
+) -> dict[str, Any]:
+    from safeval.models.base import parse_model_args
+
+    args = parse_model_args(pairs)
+    if model.startswith("openai-compatible/"):
+        if base_url:
+            args["base_url"] = base_url
+        if api_key:
+            args["api_key"] = api_key
+    return args
+
+
+def print_summary(summary: dict[str, Any], console: Console = out) -> None:
+    """The per-category table (and per-attack when there are attacks)."""
+    scores = summary["scores"]
+    t = Table(title=f"{summary['benchmark']} · {summary['model']} · judge {summary['judge']}")
+    t.add_column("category")
+    t.add_column("score", justify="right")
+    for cat, v in scores.get("by_category", {}).items():
+        t.add_row(cat, "-" if v is None else f"{v:.1f}")
+    ov = scores.get("overall")
+    t.add_row("[bold]overall", "[bold]" + ("-" if ov is None else f"{ov:.1f}"))
+    console.print(t)
+    by_attack = scores.get("by_attack", {})
+    if len(by_attack) > 1 or (by_attack and "none" not in by_attack):
+        ta = Table(title="by attack")
+        ta.add_column("attack")
+        ta.add_column("score", justify="right")
+        for a, v in by_attack.items():
+            ta.add_row(a, "-" if v is None else f"{v:.1f}")
+        console.print(ta)
+    extra = []
+    if scores.get("over_refusal") is not None:
+        extra.append(f"over-refusal on benign prompts: {scores['over_refusal']:.1f}%")
+    extra.append(
+        f"items: {summary['n_done']}/{summary['n_total']} answered, {summary['n_errors']} errors"
+    )
+    console.print("  ".join(extra))
+
+
+@app.command()
+def run(
+    benchmark: Annotated[str, typer.Argument(help="Benchmark name (see `safeval list`).")],
+    model: Annotated[str, typer.Option(help="Target model, provider/name.")] = "local/smollm2",
+    model_arg: Annotated[
+        list[str] | None, typer.Option("--model-arg", "-M", help="Model option key=value.")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Endpoint for openai-compatible/ models (or OPENAI_BASE_URL)."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="API key (or SAFEVAL_API_KEY / OPENAI_API_KEY). Never stored."),
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge name; the benchmark's default if unset.")
+    ] = None,
+    judge_arg: Annotated[
+        list[str] | None, typer.Option("--judge-arg", "-J", help="Judge option key=value.")
+    ] = None,
+    attack: Annotated[
+        list[str] | None, typer.Option("--attack", "-a", help="Attack to apply (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N samples.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset file or folder.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language: en or zh.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
+    runs_dir: Annotated[Path, typer.Option(help="Where runs are stored.")] = Path("runs"),
+    run_id: Annotated[str | None, typer.Option(help="Run id; an existing one is resumed.")] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(help="Answer length limit in tokens; the benchmark's default if unset."),
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and attacks.")] = 0,
+    bench_arg: Annotated[
+        list[str] | None, typer.Option("--bench-arg", "-B", help="Benchmark option key=value.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run BENCHMARK against a model, judge the answers, and write DIR/ID/summary.json."""
+    from safeval.models.base import parse_model_args
+    from safeval.runner.run import RunConfig, execute_run, new_run_id
+    from safeval.types import GenerateConfig
+
+    if lang is not None and lang not in ("en", "zh"):
+        raise SafevalError(f"--lang must be en or zh, not '{lang}'")
+    if concurrency < 1:
+        raise SafevalError("--concurrency must be at least 1")
+    rid = run_id or new_run_id(benchmark, model)
+    if max_tokens is None:
+        max_tokens = int(getattr(registry.benchmarks.get(benchmark), "default_max_tokens", 256))
+    cfg = RunConfig(
+        benchmark=benchmark,
+        model=model,
+        model_args=_model_args(model, model_arg, base_url, api_key),
+        judge=judge,
+        judge_args=parse_model_args(judge_arg),
+        attacks=attack or ["none"],
+        data=data.resolve() if data else None,
+        lang=lang,
+        limit=limit,
+        seed=seed,
+        bench_args=parse_model_args(bench_arg),
+        generate=GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=seed),
+        concurrency=concurrency,
+        runs_dir=runs_dir,
+        run_id=rid,
+        progress=progress,
+    )
+    try:
+        result = asyncio.run(execute_run(cfg))
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished items are saved. Resume with the same command and "
+            f"--run-id {rid} --runs-dir {runs_dir}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
+    print_summary(result.summary)
+    err.print(
+        f"model calls: {result.model_calls} (cache hits {result.cache_hits}); "
+        f"generation {result.generation.seconds:.1f}s, judging {result.judging.seconds:.1f}s"
+    )
+    for ex in result.generation.error_examples + result.judging.error_examples:
+        err.print(f"  error: {ex}", markup=False, highlight=False)
+    print(result.run_dir)
+
+
+@app.command("judge")
+def judge_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    judge: Annotated[str, typer.Option(help="Judge name.")] = "rules",
+    judge_arg: Annotated[
+        list[str] | None, typer.Option("--judge-arg", "-J", help="Judge option key=value.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Judgements in flight at once.")] = 8,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Judge a stored run again, e.g. with another judge. Makes no call to the target model."""
+    from safeval.models.base import parse_model_args
+    from safeval.runner.run import rejudge_run
+
+    summary = asyncio.run(
+        rejudge_run(run_dir, judge, parse_model_args(judge_arg), concurrency, progress)
+    )
+    print_summary(summary)
+    print(run_dir)
+
+
+@app.command("show")
+def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Print a run's summary table."""
+    p = run_dir / "summary.json"
+    if not p.is_file():
+        raise SafevalError(f"{p}: not found; is {run_dir} a finished safeval run?")
+    print_summary(json.loads(p.read_text()))
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List benchmarks, attacks, judges and model providers."""
+    for title, reg in (
+        ("benchmarks", registry.benchmarks),
+        ("attacks", registry.attacks),
+        ("judges", registry.judges),
+        ("model providers", registry.models),
+    ):
+        out.print(f"[bold]{title}[/bold]: " + ", ".join(reg.names()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: errors meant for people become one line and a non-zero exit."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(
+            args=argv if argv is not None else sys.argv[1:],
+            prog_name="safeval",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(130)
+    except SafevalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)

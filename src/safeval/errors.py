@@ -1,0 +1,40 @@
+"""Errors meant for people: what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SafevalError(Exception):
+    """An error the CLI reports as one clear line and a non-zero exit, without a traceback."""
+
+    exit_code = 2
+
+
+class DataError(SafevalError):
+    """Bad input data. Names the file, the line (1-based, where the format has lines) and the
+    field."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.message = message
+        where = self.path + (f":{line}" if line is not None else "")
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+class ConfigError(SafevalError):
+    """A wrong option, model name, or plugin name."""
+
+
+class ModelError(SafevalError):
+    """A model adapter could not be created or loaded."""

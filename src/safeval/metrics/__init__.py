@@ -1,0 +1,1 @@
+"""Metrics: scores from verdicts."""

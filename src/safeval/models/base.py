@@ -1,0 +1,93 @@
+"""The model interface, the `provider/name` factory and the cache key of a call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from safeval import registry
+from safeval.errors import ConfigError
+from safeval.types import GenerateConfig, Generation, Message
+
+
+class ModelAPI(ABC):
+    """A model that answers chat messages. Adapters never raise for a failed call: they return a
+    `Generation` with `error` set, after their own retries."""
+
+    provider: str = ""
+    supports_loglikelihood: bool = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.provider}/{self.name}"
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this model's answers what they are; enters the cache key. Never holds
+        secrets."""
+        return {"model": self.full_name}
+
+    @abstractmethod
+    async def generate(self, messages: list[Message], config: GenerateConfig) -> Generation:
+        """Answer the conversation."""
+
+    async def loglikelihood(self, messages: list[Message], continuations: list[str]) -> list[float]:
+        """Log-probability of each continuation after the prompt that `messages` make (with the
+        assistant turn opened). Only for backends that can score text."""
+        raise ConfigError(f"model '{self.full_name}' cannot compute log-likelihoods")
+
+    async def start(self) -> None:
+        """Get ready (load weights, check the endpoint) before a run writes anything."""
+
+    async def aclose(self) -> None:
+        """Release connections, threads and memory."""
+
+
+def call_key(
+    model: ModelAPI, messages: list[Message], config: GenerateConfig, kind: str = "gen"
+) -> str:
+    """A hash of everything that changes an answer: adapter identity, messages, parameters."""
+    payload = {
+        "kind": kind,
+        "model": model.identity(),
+        "messages": [m.model_dump() for m in messages],
+        "config": config.model_dump(),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
+    """`key=value` strings from the command line to keyword arguments; values are read as JSON
+    where they parse (numbers, booleans), else kept as text."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"model argument '{pair}' is not key=value")
+        try:
+            out[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = raw
+    return out
+
+
+def get_model(spec: str, **args: Any) -> ModelAPI:
+    """Build the model named `provider/name` (e.g. `openai-compatible/gpt-4o-mini`,
+    `hf/./my-model`, `local/smollm2`, `scripted/refuse`)."""
+    provider, sep, name = spec.partition("/")
+    if not sep or not name:
+        raise ConfigError(
+            f"model '{spec}' must be named provider/name, e.g. local/smollm2 or "
+            "openai-compatible/gpt-4o-mini"
+        )
+    factory = registry.models.get(provider)
+    try:
+        model: ModelAPI = factory(name, **args)
+    except TypeError as e:
+        raise ConfigError(f"model '{spec}': bad model argument ({e})") from None
+    return model

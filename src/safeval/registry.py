@@ -1,0 +1,110 @@
+"""One generic registry for every plugin kind, with lazy `module:object` entries, entry points
+and "did you mean" errors.
+
+Built-in plugins are registered lazily by name here, so `safeval list` and `import safeval` do not
+import their modules (and so not torch). Third-party packages add plugins through the entry point
+groups `safeval.benchmarks`, `safeval.attacks`, `safeval.judges` and `safeval.models`, whose
+values are `module:object` strings, the same path the built-ins take.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from safeval.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Names to factories. An entry is either an object or a lazy `module:object` string."""
+
+    def __init__(self, kind: str, entry_point_group: str) -> None:
+        self.kind = kind
+        self._group = entry_point_group
+        self._entries: dict[str, T | str] = {}
+        self._eps_loaded = False
+
+    def add(self, name: str, target: T | str) -> None:
+        """Register `target` under `name`; a second registration of a name is an error."""
+        if name in self._entries and self._entries[name] is not target:
+            existing = self._entries[name]
+            if not (isinstance(existing, str) and not isinstance(target, str)):
+                raise ConfigError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = target
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form of `add`."""
+
+        def deco(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return deco
+
+    def _load_entry_points(self) -> None:
+        if self._eps_loaded:
+            return
+        self._eps_loaded = True
+        for ep in entry_points(group=self._group):
+            self._entries.setdefault(ep.name, ep.value)
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._entries)
+
+    def get(self, name: str) -> T:
+        """The plugin called `name`, importing its module on first use."""
+        self._load_entry_points()
+        if name not in self._entries:
+            close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(sorted(self._entries))
+            raise ConfigError(f"unknown {self.kind} '{name}'{hint} (known: {known})")
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module_name, _, attr = entry.partition(":")
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            self._entries[name] = obj
+            return obj  # type: ignore[no-any-return]
+        return entry
+
+    def __contains__(self, name: str) -> bool:
+        self._load_entry_points()
+        return name in self._entries
+
+
+benchmarks: Registry[Any] = Registry("benchmark", "safeval.benchmarks")
+attacks: Registry[Any] = Registry("attack", "safeval.attacks")
+judges: Registry[Any] = Registry("judge", "safeval.judges")
+models: Registry[Any] = Registry("model provider", "safeval.models")
+
+# Built-in plugins, by lazy reference (one place lists them).
+for _name, _ref in {
+    "demo": "safeval.benchmarks.demo:DemoBenchmark",
+}.items():
+    benchmarks.add(_name, _ref)
+
+for _name, _ref in {
+    "none": "safeval.attacks.base:NoAttack",
+}.items():
+    attacks.add(_name, _ref)
+
+for _name, _ref in {
+    "rules": "safeval.judges.rules:RulesJudge",
+}.items():
+    judges.add(_name, _ref)
+
+for _name, _ref in {
+    "openai-compatible": "safeval.models.openai_compat:OpenAICompatModel",
+    "hf": "safeval.models.hf_local:HFLocalModel",
+    "local": "safeval.models.smollm2:local_model",
+    "scripted": "safeval.models.scripted:ScriptedModel",
+}.items():
+    models.add(_name, _ref)

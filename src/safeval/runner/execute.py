@@ -1,0 +1,194 @@
+"""The two stages that cost: generation (target model) and judging. Both are async, bounded by a
+concurrency limit, skip what the store already has, and write in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from safeval.judges.base import Judge
+from safeval.models.base import ModelAPI, call_key
+from safeval.runner.store import CallCache, ItemRow, RunStore, item_id
+from safeval.types import GenerateConfig, Generation, Message, Sample, Score
+
+FLUSH_EVERY_ROWS = 500
+FLUSH_EVERY_SECONDS = 0.5
+
+
+@dataclass
+class StageStats:
+    """What a stage did."""
+
+    done: int = 0
+    errors: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    error_examples: list[str] = field(default_factory=list)
+
+
+class BatchWriter:
+    """Buffers rows and writes them in one transaction every few hundred rows or half second.
+    The call cache is flushed first, so an answer that reached the store is always cached."""
+
+    def __init__(self, write: Callable[[list], None], cache: CallCache | None = None) -> None:
+        self._write = write
+        self._cache = cache
+        self._rows: list = []
+        self._last = time.monotonic()
+
+    def add(self, row: object) -> None:
+        self._rows.append(row)
+        if (
+            len(self._rows) >= FLUSH_EVERY_ROWS
+            or time.monotonic() - self._last > FLUSH_EVERY_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._cache is not None:
+            self._cache.flush()
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._write(rows)
+        self._last = time.monotonic()
+
+
+async def _run_pool(items: Iterable, worker: Callable, concurrency: int) -> None:
+    """Feed `items` to `concurrency` workers through a bounded queue (memory stays flat)."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=max(2 * concurrency, 16))
+    stop = object()
+
+    async def consume() -> None:
+        while True:
+            item = await queue.get()
+            if item is stop:
+                return
+            await worker(item)
+
+    tasks = [asyncio.create_task(consume()) for _ in range(max(1, concurrency))]
+    try:
+        for item in items:
+            await queue.put(item)
+            # A worker that crashed would leave the queue full forever; surface it instead.
+            for t in tasks:
+                if t.done() and t.exception():
+                    raise t.exception()  # type: ignore[misc]
+        for _ in tasks:
+            await queue.put(stop)
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def generate_stage(
+    store: RunStore,
+    model: ModelAPI,
+    units: Iterable[Sample],
+    config: GenerateConfig,
+    concurrency: int,
+    cache: CallCache | None = None,
+    on_item: Callable[[int], None] = lambda n: None,
+) -> StageStats:
+    """Ask the model every turn of every unit not yet done. A conversation's turns run in order,
+    each with the answers before it as context; a failed turn ends its conversation."""
+    stats = StageStats()
+    done = store.done_ids()
+    writer = BatchWriter(store.put_items, cache)
+    start = time.monotonic()
+
+    def todo() -> Iterable[Sample]:
+        for unit in units:
+            base = unit.parent_id or unit.id
+            if all(item_id(base, unit.attack, t) in done for t in range(unit.n_turns)):
+                stats.skipped += unit.n_turns
+                on_item(unit.n_turns)
+                continue
+            yield unit
+
+    async def work(unit: Sample) -> None:
+        base = unit.parent_id or unit.id
+        history: list[Message] = unit.first_messages()
+        for turn in range(unit.n_turns):
+            if turn > 0:
+                history = [*history, Message(role="user", content=unit.followups[turn - 1])]
+            iid = item_id(base, unit.attack, turn)
+            if iid in done:
+                prior = store.response_of(iid) or ""
+                history = [*history, Message(role="assistant", content=prior)]
+                stats.skipped += 1
+                on_item(1)
+                continue
+            gen = await model.generate(history, config)
+            key = call_key(model, history, config)
+            writer.add((iid, unit, turn, history, key, gen))
+            on_item(1)
+            if not gen.ok:
+                stats.errors += 1
+                if len(stats.error_examples) < 5:
+                    stats.error_examples.append(f"{iid}: {gen.error}")
+                rest = unit.n_turns - turn - 1
+                for later in range(turn + 1, unit.n_turns):
+                    msg = f"not asked: turn {turn} failed"
+                    writer.add(
+                        (
+                            item_id(base, unit.attack, later),
+                            unit,
+                            later,
+                            history,
+                            None,
+                            Generation(error=msg),
+                        )
+                    )
+                stats.errors += rest
+                on_item(rest)
+                return
+            stats.done += 1
+            history = [*history, Message(role="assistant", content=gen.text)]
+
+    try:
+        await _run_pool(todo(), work, concurrency)
+    finally:
+        writer.flush()
+        stats.seconds = time.monotonic() - start
+    return stats
+
+
+async def judge_stage(
+    store: RunStore,
+    judge: Judge,
+    concurrency: int,
+    on_item: Callable[[int], None] = lambda n: None,
+) -> StageStats:
+    """Give a verdict from `judge` to every done item that lacks one. Touches no generation."""
+    stats = StageStats()
+    writer = BatchWriter(store.put_verdicts)
+    start = time.monotonic()
+    items = list(store.items_to_judge(judge.name))
+
+    async def work(item: ItemRow) -> None:
+        try:
+            score = await judge.judge(item)
+        except Exception as e:  # a judge bug or outage is an error row, never a verdict
+            score = Score(error=f"{type(e).__name__}: {e}")
+        score = score.model_copy(update={"judge": judge.name})
+        if not score.ok:
+            stats.errors += 1
+            if score.error is None:
+                score = score.model_copy(update={"error": "judge gave no value"})
+            if len(stats.error_examples) < 5:
+                stats.error_examples.append(f"{item.item_id}: {score.error}")
+        else:
+            stats.done += 1
+        writer.add((item.item_id, score))
+        on_item(1)
+
+    try:
+        await _run_pool(items, work, concurrency)
+    finally:
+        writer.flush()
+        stats.seconds = time.monotonic() - start
+    return stats

@@ -1,0 +1,59 @@
+"""Progress bars with rate and ETA (rich), and a silent stand-in."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Items per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} it/s" if speed else "- it/s", style="progress.data.speed")
+
+
+class Bar:
+    """One stage's progress bar; `advance(n)` as items finish."""
+
+    def __init__(self, description: str, total: int, enabled: bool = True) -> None:
+        self.enabled = enabled and total > 0
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stderr),
+            transient=False,
+            disable=not self.enabled,
+        )
+        self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self) -> Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def advance(self, n: int = 1) -> None:
+        self._progress.advance(self._task, n)

@@ -1,0 +1,255 @@
+"""A whole run: validate, open or resume the store, generate, judge, summarise."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeval import __version__
+from safeval.attacks.base import get_attack
+from safeval.benchmarks.base import Benchmark, BenchmarkOptions, get_benchmark
+from safeval.errors import ConfigError
+from safeval.judges.base import Judge, get_judge
+from safeval.models.base import ModelAPI, get_model
+from safeval.models.caching import CachingModel
+from safeval.runner.execute import StageStats, generate_stage, judge_stage
+from safeval.runner.plan import count_items, expand
+from safeval.runner.progress import Bar
+from safeval.runner.store import CallCache, RunStore
+from safeval.types import GenerateConfig
+
+SECRET_WORDS = ("key", "token", "secret", "password", "auth")
+
+
+def public_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Model arguments fit to store: anything that looks like a credential is left out."""
+    return {k: v for k, v in args.items() if not any(w in k.lower() for w in SECRET_WORDS)}
+
+
+@dataclass
+class RunConfig:
+    """Everything `safeval run` was asked to do."""
+
+    benchmark: str
+    model: str = "local/smollm2"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    judge: str | None = None
+    judge_args: dict[str, Any] = field(default_factory=dict)
+    attacks: list[str] = field(default_factory=lambda: ["none"])
+    data: Path | None = None
+    lang: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    bench_args: dict[str, Any] = field(default_factory=dict)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    concurrency: int = 8
+    runs_dir: Path = Path("runs")
+    run_id: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class RunResult:
+    """Where the run is and what it did."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    generation: StageStats
+    judging: StageStats
+    model_calls: int
+    cache_hits: int
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60]
+
+
+def new_run_id(benchmark: str, model: str) -> str:
+    return f"{_slug(benchmark)}-{_slug(model)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+
+
+@contextmanager
+def run_lock(run_dir: Path):  # type: ignore[no-untyped-def]
+    """One process per run directory at a time."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / ".lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise ConfigError(f"run {run_dir} is in use by another safeval process") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON so readers see the old file or the new one, never half of one."""
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def summarize(
+    store: RunStore, benchmark: Benchmark, judge_name: str, n_total: int
+) -> dict[str, Any]:
+    """summary.json: what was run, how much of it, and the scores by `judge_name`."""
+    meta = store.meta()
+    counts = store.counts()
+    scores = benchmark.aggregate(store.scored_rows(judge_name, with_samples=True))
+    n_errors = counts.get("error", 0) + int(scores.get("n_judge_errors", 0))
+    return {
+        "run_id": meta.get("run_id"),
+        "benchmark": benchmark.name,
+        "model": meta.get("model"),
+        "judge": judge_name,
+        "attacks": meta.get("attacks"),
+        "n_total": n_total,
+        "n_done": counts.get("done", 0),
+        "n_errors": n_errors,
+        "n_generation_errors": counts.get("error", 0),
+        "n_judge_errors": int(scores.get("n_judge_errors", 0)),
+        "scores": scores,
+        "config": meta.get("plan"),
+        "safeval_version": __version__,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _plan_identity(cfg: RunConfig, bench: Benchmark, model: ModelAPI) -> dict[str, Any]:
+    return {
+        "benchmark": bench.identity(),
+        # The name, not the endpoint: a server that moved to another port may finish the run.
+        "model": model.full_name,
+        "attacks": cfg.attacks,
+        "generate": cfg.generate.model_dump(),
+    }
+
+
+async def execute_run(cfg: RunConfig) -> RunResult:
+    """Run (or resume) the whole pipeline and write summary.json."""
+    bench = get_benchmark(
+        cfg.benchmark,
+        BenchmarkOptions(
+            data=cfg.data, lang=cfg.lang, limit=cfg.limit, seed=cfg.seed, args=cfg.bench_args
+        ),
+    )
+    attacks = [get_attack(a) for a in cfg.attacks]
+    judge_name = cfg.judge or bench.default_judge
+    judge: Judge = get_judge(judge_name, **cfg.judge_args)
+    inner = get_model(cfg.model, **cfg.model_args)
+    # Validate all input before anything is written: bad data leaves no run behind.
+    n_total = count_items(bench, attacks, cfg.seed)
+    run_id = cfg.run_id or new_run_id(cfg.benchmark, cfg.model)
+    run_dir = cfg.runs_dir / run_id
+    plan = _plan_identity(cfg, bench, inner)
+    existing = (run_dir / "run.sqlite").exists()
+    if existing:
+        store = RunStore(run_dir / "run.sqlite")
+        old = store.meta().get("plan")
+        store.close()
+        if old is not None and old != plan:
+            raise ConfigError(
+                f"run '{run_id}' in {cfg.runs_dir} was made with other settings; resume it with "
+                "the same benchmark, data, model and generation options, or pick a new --run-id"
+            )
+    await inner.start()
+    with run_lock(run_dir):
+        store = RunStore(run_dir / "run.sqlite")
+        cfg.runs_dir.mkdir(parents=True, exist_ok=True)
+        cache = CallCache(cfg.runs_dir / "cache.sqlite")
+        model = CachingModel(inner, cache)
+        try:
+            store.set_meta(
+                {
+                    "run_id": run_id,
+                    "model": inner.full_name,
+                    "model_args": public_args(cfg.model_args),
+                    "model_identity": inner.identity(),
+                    "attacks": cfg.attacks,
+                    "benchmark": bench.name,
+                    "plan": plan,
+                    "created": store.meta().get("created", time.time()),
+                }
+            )
+            with Bar("generate", n_total, cfg.progress) as bar:
+                gen_stats = await generate_stage(
+                    store,
+                    model,
+                    expand(bench, attacks, cfg.seed),
+                    cfg.generate,
+                    cfg.concurrency,
+                    cache,
+                    bar.advance,
+                )
+            with Bar(
+                f"judge ({judge_name})", store.count_to_judge(judge_name), cfg.progress
+            ) as bar:
+                judge_stats = await judge_stage(store, judge, cfg.concurrency, bar.advance)
+            summary = summarize(store, bench, judge_name, n_total)
+            write_json_atomic(run_dir / "summary.json", summary)
+        finally:
+            await model.aclose()
+            await judge.aclose()
+            cache.close()
+            store.close()
+    return RunResult(run_dir, summary, gen_stats, judge_stats, model.calls, model.hits)
+
+
+async def rejudge_run(
+    run_dir: Path,
+    judge_name: str,
+    judge_args: dict[str, Any],
+    concurrency: int = 8,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Judge a stored run again (e.g. with another judge): no call to the target model."""
+    db = run_dir / "run.sqlite"
+    if not db.exists():
+        raise ConfigError(f"{run_dir} is not a safeval run (no run.sqlite)")
+    judge = get_judge(judge_name, **judge_args)
+    with run_lock(run_dir):
+        store = RunStore(db)
+        try:
+            meta = store.meta()
+            b = meta["plan"]["benchmark"]
+            bench = get_benchmark(
+                b["benchmark"],
+                BenchmarkOptions(
+                    data=Path(b["data"]) if b["data"] else None,
+                    lang=b["lang"],
+                    limit=b["limit"],
+                    seed=b["seed"],
+                    args=b["args"],
+                ),
+            )
+            with Bar(f"judge ({judge_name})", store.count_to_judge(judge_name), progress) as bar:
+                await judge_stage(store, judge, concurrency, bar.advance)
+            old = _read_summary(run_dir)
+            n_total = old.get("n_total") or sum(store.counts().values())
+            summary = summarize(store, bench, judge_name, n_total)
+            write_json_atomic(run_dir / "summary.json", summary)
+        finally:
+            await judge.aclose()
+            store.close()
+    return summary
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    p = run_dir / "summary.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def run_sync(cfg: RunConfig) -> RunResult:
+    """`execute_run` for callers without an event loop."""
+    return asyncio.run(execute_run(cfg))

@@ -1,0 +1,291 @@
+"""The run store: one SQLite file per run, one row per (sample, attack, turn).
+
+Rows are written in batches (one transaction each) so the store keeps up with fast models; WAL
+mode means a killed process loses at most the batch not yet committed, never a committed row.
+Verdicts live in their own table keyed by (item, judge), so re-judging adds rows and touches no
+generation.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safeval.types import Generation, Message, Sample, Score
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    sample_id TEXT NOT NULL,
+    attack TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    sample TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    request_key TEXT,
+    response TEXT,
+    generation TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    item_id TEXT NOT NULL,
+    judge TEXT NOT NULL,
+    value REAL,
+    label TEXT,
+    riskiness REAL,
+    tags TEXT,
+    explanation TEXT,
+    error TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (item_id, judge)
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection tuned for one writer per file and crash safety."""
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def item_id(sample_id: str, attack: str, turn: int) -> str:
+    """The primary key of a stored item."""
+    return f"{sample_id}|{attack}|{turn}"
+
+
+@dataclass
+class ItemRow:
+    """An item as read back for judging and scoring."""
+
+    item_id: str
+    sample: Sample
+    attack: str
+    turn: int
+    messages: list[Message]
+    response: str
+    status: str
+    error: str | None
+
+
+@dataclass
+class ScoredRow:
+    """What metrics need of one judged item."""
+
+    item_id: str
+    sample_id: str
+    category: str
+    attack: str
+    turn: int
+    harmful: bool | None
+    value: float | None
+    label: str
+    error: str | None
+    gen_error: str | None
+    sample: Sample | None = None
+
+
+class RunStore:
+    """Read and write one run's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- meta ----------------------------------------------------------------------------
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()],
+            )
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    # -- items ---------------------------------------------------------------------------
+    def done_ids(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT item_id FROM items WHERE status='done'")}
+
+    def put_items(
+        self, rows: list[tuple[str, Sample, int, list[Message], str | None, Generation]]
+    ) -> None:
+        """Write (item_id, sample, turn, messages, request_key, generation) rows in one
+        transaction."""
+        now = time.time()
+        params = []
+        for iid, sample, turn, messages, key, gen in rows:
+            params.append(
+                (
+                    iid,
+                    sample.parent_id or sample.id,
+                    sample.attack,
+                    turn,
+                    sample.category,
+                    sample.model_dump_json(),
+                    json.dumps([m.model_dump() for m in messages], ensure_ascii=False),
+                    key,
+                    gen.text if gen.ok else None,
+                    gen.model_dump_json(exclude={"text"}),
+                    "done" if gen.ok else "error",
+                    gen.error,
+                    now,
+                )
+            )
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", params
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def response_of(self, iid: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT response FROM items WHERE item_id=? AND status='done'", (iid,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def items_to_judge(self, judge: str) -> Iterator[ItemRow]:
+        """Done items with no successful verdict from `judge` (errors are judged again)."""
+        cur = self.conn.execute(
+            """SELECT i.item_id, i.sample, i.attack, i.turn, i.messages, i.response, i.status,
+                      i.error
+               FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
+               WHERE i.status = 'done' AND (v.item_id IS NULL OR v.error IS NOT NULL)
+               ORDER BY i.item_id""",
+            (judge,),
+        )
+        for r in cur.fetchall():
+            yield ItemRow(
+                item_id=r[0],
+                sample=Sample.model_validate_json(r[1]),
+                attack=r[2],
+                turn=r[3],
+                messages=[Message(**m) for m in json.loads(r[4])],
+                response=r[5] or "",
+                status=r[6],
+                error=r[7],
+            )
+
+    def count_to_judge(self, judge: str) -> int:
+        row = self.conn.execute(
+            """SELECT COUNT(*) FROM items i LEFT JOIN verdicts v
+               ON v.item_id = i.item_id AND v.judge = ?
+               WHERE i.status = 'done' AND (v.item_id IS NULL OR v.error IS NOT NULL)""",
+            (judge,),
+        ).fetchone()
+        return int(row[0])
+
+    # -- verdicts ------------------------------------------------------------------------
+    def put_verdicts(self, rows: list[tuple[str, Score]]) -> None:
+        now = time.time()
+        params = [
+            (
+                iid,
+                s.judge,
+                s.value if s.error is None else None,
+                s.label,
+                s.riskiness,
+                json.dumps(s.tags, ensure_ascii=False),
+                s.explanation,
+                s.error,
+                now,
+            )
+            for iid, s in rows
+        ]
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?,?)", params
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def judges(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT judge FROM verdicts ORDER BY 1")]
+
+    def scored_rows(self, judge: str, with_samples: bool = False) -> Iterator[ScoredRow]:
+        """Every item, with its verdict by `judge` where there is one."""
+        cur = self.conn.execute(
+            """SELECT i.item_id, i.sample_id, i.category, i.attack, i.turn, i.sample, v.value,
+                      v.label, v.error, i.error, i.status
+               FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
+               ORDER BY i.item_id""",
+            (judge,),
+        )
+        for r in cur:
+            sample = Sample.model_validate_json(r[5])
+            yield ScoredRow(
+                item_id=r[0],
+                sample_id=r[1],
+                category=r[2],
+                attack=r[3],
+                turn=r[4],
+                harmful=sample.harmful,
+                value=r[6],
+                label=r[7] or "",
+                error=r[8],
+                gen_error=r[9] if r[10] == "error" else None,
+                sample=sample if with_samples else None,
+            )
+
+    def counts(self) -> dict[str, int]:
+        out = {"done": 0, "error": 0}
+        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM items GROUP BY status"):
+            out[status] = n
+        return out
+
+
+class CallCache:
+    """Answers of successful model calls by request hash, shared by the runs of one runs folder,
+    so no identical call is paid for twice. Failed calls are not cached."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = connect(path)
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, generation TEXT NOT NULL)"
+        )
+        self._pending: dict[str, Generation] = {}
+
+    def get(self, key: str) -> Generation | None:
+        if key in self._pending:
+            return self._pending[key]
+        row = self.conn.execute("SELECT generation FROM calls WHERE key=?", (key,)).fetchone()
+        return Generation.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, gen: Generation) -> None:
+        """Remember an answer; it is written at the next `flush`."""
+        self._pending[key] = gen
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows = [(k, g.model_dump_json()) for k, g in self._pending.items()]
+        self._pending = {}
+        self.conn.execute("BEGIN")
+        self.conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)", rows)
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.flush()
+        self.conn.close()

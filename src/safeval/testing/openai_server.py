@@ -1,0 +1,211 @@
+"""A real HTTP server speaking the OpenAI chat-completions protocol, with scripted answers and
+injected faults, bound to 127.0.0.1. Tests, benchmarks and users' dry runs point the real
+`openai-compatible` adapter at it: the answers are scripted, the machinery is not.
+
+Faults: "429" (with Retry-After), "500", "timeout" (no answer for `hang_seconds`), "reset"
+(connection closed without a response), "truncated" (body cut short), "nonjson" (a 200 with a
+non-JSON body), "malformed" (JSON without choices).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], str]
+FaultPlan = Callable[[int, dict[str, Any]], str | None]
+
+FAULTS = ("429", "500", "timeout", "reset", "truncated", "nonjson", "malformed")
+
+
+def echo_responder(body: dict[str, Any]) -> str:
+    msgs = body.get("messages") or [{}]
+    return f"echo: {msgs[-1].get('content', '')}"
+
+
+def random_faults(rate: float, seed: int = 0, kinds: tuple[str, ...] = FAULTS) -> FaultPlan:
+    """Fail a share `rate` of requests with a fault drawn from `kinds`, reproducibly."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def plan(n: int, body: dict[str, Any]) -> str | None:
+        with lock:
+            return rng.choice(kinds) if rng.random() < rate else None
+
+    return plan
+
+
+def fail_first(n_failures: int, kind: str) -> FaultPlan:
+    """The first `n_failures` requests fail with `kind`, the rest succeed."""
+    return lambda n, body: kind if n < n_failures else None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # listen() backlog: the default 5 drops bursts of connections
+
+
+class ScriptedOpenAIServer:
+    """`with ScriptedOpenAIServer(responder) as srv:` then use `srv.base_url`."""
+
+    def __init__(
+        self,
+        responder: Responder = echo_responder,
+        *,
+        delay: float = 0.0,
+        faults: FaultPlan | None = None,
+        retry_after: float = 0.1,
+        hang_seconds: float = 5.0,
+        api_key: str | None = None,
+    ) -> None:
+        self.responder = responder
+        self.delay = delay
+        self.faults = faults
+        self.retry_after = retry_after
+        self.hang_seconds = hang_seconds
+        self.api_key = api_key
+        self.requests = 0
+        self.completed = 0
+        self.fault_counts: dict[str, int] = {}
+        self.bodies: list[dict[str, Any]] = []
+        self.auth_headers: list[str | None] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> ScriptedOpenAIServer:
+        handler = self._make_handler()
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _make_handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(
+                self,
+                status: int,
+                payload: bytes,
+                headers: dict[str, str] | None = None,
+                declared_length: int | None = None,
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(declared_length or len(payload)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, json.dumps({"data": [{"id": "scripted"}]}).encode())
+                else:
+                    self._send(404, b'{"error": "not found"}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, b'{"error": "not found"}')
+                    return
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError:
+                    self._send(400, b'{"error": "bad json"}')
+                    return
+                with server._lock:
+                    n = server.requests
+                    server.requests += 1
+                    server.bodies.append(body)
+                    server.auth_headers.append(self.headers.get("Authorization"))
+                if (
+                    server.api_key
+                    and self.headers.get("Authorization") != f"Bearer {server.api_key}"
+                ):
+                    self._send(401, b'{"error": "bad key"}')
+                    return
+                fault = server.faults(n, body) if server.faults else None
+                if fault:
+                    with server._lock:
+                        server.fault_counts[fault] = server.fault_counts.get(fault, 0) + 1
+                    self._fault(fault)
+                    return
+                if server.delay:
+                    time.sleep(server.delay)
+                text = server.responder(body)
+                payload = {
+                    "id": f"chatcmpl-{n}",
+                    "object": "chat.completion",
+                    "model": body.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text) // 4)},
+                }
+                self._send(200, json.dumps(payload).encode())
+                with server._lock:
+                    server.completed += 1
+
+            def _fault(self, fault: str) -> None:
+                if fault == "429":
+                    self._send(
+                        429, b'{"error": "rate limited"}', {"Retry-After": str(server.retry_after)}
+                    )
+                elif fault == "500":
+                    self._send(500, b'{"error": "internal"}')
+                elif fault == "timeout":
+                    time.sleep(server.hang_seconds)
+                    self.close_connection = True
+                elif fault == "reset":
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
+                    self.close_connection = True
+                elif fault == "truncated":
+                    payload = b'{"choices": [{"message": {"content": "cut'
+                    self._send(200, payload, declared_length=len(payload) + 100)
+                    self.close_connection = True
+                elif fault == "nonjson":
+                    self._send(200, b"<html>gateway error</html>")
+                elif fault == "malformed":
+                    self._send(200, b'{"object": "chat.completion", "choices": []}')
+                else:
+                    raise ValueError(f"unknown fault {fault}")
+
+        return Handler
