@@ -75,6 +75,11 @@ def print_summary(summary: dict[str, Any], console: Console = out) -> None:
             ta.add_row(a, "-" if v is None else f"{v:.1f}")
         console.print(ta)
     extra = []
+    if scores.get("unextracted_share") is not None:
+        extra.append(
+            f"unextracted answers: {scores['unextracted']} ({scores['unextracted_share']:.1f}%), "
+            f"scored as: {scores['unextracted_policy']}"
+        )
     if scores.get("over_refusal") is not None:
         extra.append(f"over-refusal on benign prompts: {scores['over_refusal']:.1f}%")
     extra.append(
@@ -122,6 +127,18 @@ def run(
     bench_arg: Annotated[
         list[str] | None, typer.Option("--bench-arg", "-B", help="Benchmark option key=value.")
     ] = None,
+    attacker: Annotated[
+        str | None, typer.Option(help="Attacker model for rewriting attacks and follow-ups.")
+    ] = None,
+    attacker_arg: Annotated[
+        list[str] | None, typer.Option("--attacker-arg", help="Attacker option key=value.")
+    ] = None,
+    shots: Annotated[int | None, typer.Option(help="safetybench: 0 or 5 examples.")] = None,
+    fewshot: Annotated[Path | None, typer.Option(help="safetybench: dev file for 5-shot.")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="safetybench: generate (extract from text) or logprob.")
+    ] = None,
+    answers: Annotated[Path | None, typer.Option(help="safetybench: answers file.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Run BENCHMARK against a model, judge the answers, and write DIR/ID/summary.json."""
@@ -134,6 +151,15 @@ def run(
     if concurrency < 1:
         raise SafevalError("--concurrency must be at least 1")
     rid = run_id or new_run_id(benchmark, model)
+    b_args = parse_model_args(bench_arg)
+    for key, value in (
+        ("shots", shots),
+        ("fewshot", fewshot),
+        ("mode", mode),
+        ("answers", answers),
+    ):
+        if value is not None:
+            b_args[key] = str(value.resolve()) if isinstance(value, Path) else value
     if max_tokens is None:
         max_tokens = int(getattr(registry.benchmarks.get(benchmark), "default_max_tokens", 256))
     cfg = RunConfig(
@@ -147,12 +173,14 @@ def run(
         lang=lang,
         limit=limit,
         seed=seed,
-        bench_args=parse_model_args(bench_arg),
+        bench_args=b_args,
         generate=GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=seed),
         concurrency=concurrency,
         runs_dir=runs_dir,
         run_id=rid,
         progress=progress,
+        attacker=attacker,
+        attacker_args=parse_model_args(attacker_arg),
     )
     try:
         result = asyncio.run(execute_run(cfg))
@@ -192,6 +220,104 @@ def judge_cmd(
     )
     print_summary(summary)
     print(run_dir)
+
+
+@app.command("export")
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    format: Annotated[str, typer.Option("--format", help="safetybench")] = "safetybench",
+    out: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("preds.json"),
+) -> None:
+    """Export a run in another tool's format (safetybench: the official submission file)."""
+    from safeval.report.export import export_safetybench
+
+    if format != "safetybench":
+        raise SafevalError(f"unknown export format '{format}' (known: safetybench)")
+    info = export_safetybench(run_dir, out)
+    print(
+        f"wrote {info['n']} predictions to {out}; {info['unextracted_filled']} unextracted "
+        f"answers filled with the official random fallback (seed 2023); "
+        f"{info['failed_missing']} failed items left out (scored wrong)",
+        file=sys.stderr,
+    )
+    print(out)
+
+
+@app.command("attack")
+def attack_cmd(
+    names: Annotated[list[str], typer.Argument(help="Attack name(s); see `safeval list`.")],
+    src: Annotated[Path, typer.Option("--in", help="Base prompts (S-Eval or demo layout).")],
+    out: Annotated[Path, typer.Option("--out", help="Attack prompts to write (S-Eval JSONL).")],
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = 0,
+    attacker: Annotated[
+        str | None, typer.Option(help="Attacker model for the attacks that rewrite.")
+    ] = None,
+    attacker_arg: Annotated[
+        list[str] | None, typer.Option("--attacker-arg", help="Attacker option key=value.")
+    ] = None,
+) -> None:
+    """Turn base prompts into attack prompts, reproducibly."""
+    from safeval.attacks.apply_file import attack_file
+    from safeval.attacks.base import get_attack
+    from safeval.models.base import get_model, parse_model_args
+
+    attacks = [get_attack(n) for n in names]
+    model = get_model(attacker, **parse_model_args(attacker_arg)) if attacker else None
+
+    async def go() -> int:
+        try:
+            return await attack_file(src, out, attacks, seed, model)
+        finally:
+            if model is not None:
+                await model.aclose()
+
+    n = asyncio.run(go())
+    print(f"wrote {n} attack prompts to {out}", file=sys.stderr)
+    print(out)
+
+
+@app.command("judge-eval")
+def judge_eval(
+    judge: Annotated[str, typer.Option(help="Judge name.")] = "rules",
+    data: Annotated[
+        Path, typer.Option(help="Labelled CSV file or folder (XSTest completions).")
+    ] = Path("../shared/data/xstest/model_completions"),
+    judge_arg: Annotated[
+        list[str] | None, typer.Option("--judge-arg", "-J", help="Judge option key=value.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Judgements in flight at once.")] = 8,
+    json_out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the figures as JSON here.")
+    ] = None,
+) -> None:
+    """Measure a judge against human compliance/refusal labels."""
+    from safeval.judges.base import get_judge
+    from safeval.metrics.judge_eval import evaluate_judge, load_labelled
+    from safeval.models.base import parse_model_args
+
+    rows = load_labelled(data)
+    j = get_judge(judge, **parse_model_args(judge_arg))
+
+    async def go() -> dict[str, Any]:
+        try:
+            return await evaluate_judge(j, rows, concurrency)
+        finally:
+            await j.aclose()
+
+    res = asyncio.run(go())
+    t = Table(title=f"judge {judge} vs human labels ({res['n']} rows, {res['n_errors']} errors)")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("95% CI", justify="right")
+    for k in ("accuracy", "balanced_accuracy", "precision", "recall"):
+        if k in res:
+            lo, hi = res[k]["ci95"]
+            t.add_row(k, f"{res[k]['value']:.2f}", f"[{lo:.2f}, {hi:.2f}]")
+    out.print(t)
+    if json_out is not None:
+        from safeval.report.export import write_atomic
+
+        write_atomic(json_out, json.dumps(res, indent=2))
 
 
 @app.command("show")

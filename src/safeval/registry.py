@@ -88,16 +88,33 @@ models: Registry[Any] = Registry("model provider", "safeval.models")
 # Built-in plugins, by lazy reference (one place lists them).
 for _name, _ref in {
     "demo": "safeval.benchmarks.demo:DemoBenchmark",
+    "safetybench": "safeval.benchmarks.safetybench:SafetyBenchBenchmark",
+    "seval": "safeval.benchmarks.seval:SEvalBenchmark",
 }.items():
     benchmarks.add(_name, _ref)
 
 for _name, _ref in {
     "none": "safeval.attacks.base:NoAttack",
+    "positive_induction": "safeval.attacks.seval:PositiveInduction",
+    "reverse_induction": "safeval.attacks.seval:ReverseInduction",
+    "code_injection": "safeval.attacks.seval:CodeInjection",
+    "instruction_jailbreak": "safeval.attacks.seval:InstructionJailbreak",
+    "goal_hijacking": "safeval.attacks.seval:GoalHijacking",
+    "instruction_encryption": "safeval.attacks.seval:InstructionEncryption",
+    "deepinception": "safeval.attacks.seval:DeepInception",
+    "in_context_attack": "safeval.attacks.seval:InContextAttack",
+    "chain_of_utterances": "safeval.attacks.seval:ChainOfUtterances",
+    "compositional_instructions": "safeval.attacks.seval:CompositionalInstructions",
 }.items():
     attacks.add(_name, _ref)
 
 for _name, _ref in {
     "rules": "safeval.judges.rules:RulesJudge",
+    "mcq": "safeval.judges.mcq:MCQJudge",
+    "critic": "safeval.judges.critic:CriticJudge",
+    "llama-guard-3": "safeval.judges.guard:LlamaGuard3Judge",
+    "shieldgemma": "safeval.judges.guard:ShieldGemmaJudge",
+    "wildguard": "safeval.judges.guard:WildGuardJudge",
 }.items():
     judges.add(_name, _ref)
 

@@ -33,7 +33,12 @@ def test_attack_is_reproducible_and_records_its_parent(name: str) -> None:
 
 @pytest.mark.parametrize("name", registry.judges.names())
 def test_judge_returns_a_score_with_its_name(name: str) -> None:
-    judge = registry.judges.get(name)()
+    from safeval.judges.llm import ModelJudge
+
+    cls = registry.judges.get(name)
+    # Model-backed judges get a scripted model: its answers are not in their format, so they
+    # must come back as errors, never as verdicts.
+    judge = cls(model="scripted/refuse") if issubclass(cls, ModelJudge) else cls()
     assert isinstance(judge, Judge) and type(judge).__doc__ and judge.name == name
     item = ItemRow(
         "i",
@@ -47,6 +52,8 @@ def test_judge_returns_a_score_with_its_name(name: str) -> None:
     )
     score = asyncio.run(judge.judge(item))
     assert score.ok or score.error
+    if issubclass(cls, ModelJudge):
+        assert not score.ok and score.value is None
 
 
 @pytest.mark.parametrize("name", registry.models.names())

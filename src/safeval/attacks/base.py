@@ -5,9 +5,18 @@ from __future__ import annotations
 import hashlib
 import random
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from safeval import registry
+from safeval.errors import SafevalError
 from safeval.types import Sample
+
+if TYPE_CHECKING:
+    from safeval.models.base import ModelAPI
+
+
+class AttackError(SafevalError):
+    """An attack could not make its prompt (e.g. the attacker model failed)."""
 
 
 class Attack(ABC):
@@ -16,6 +25,9 @@ class Attack(ABC):
 
     name: str = ""
     description: str = ""
+    # Attacks that rewrite the question itself ask an attacker model with this instruction
+    # ({q}: the base prompt) when one is given; otherwise they use their templates.
+    rewrite_instruction: str | None = None
 
     def rng(self, sample: Sample, seed: int) -> random.Random:
         """A random source fixed by the attack, the sample and the seed."""
@@ -25,6 +37,40 @@ class Attack(ABC):
     @abstractmethod
     def transform(self, prompt: str, sample: Sample, rng: random.Random) -> str:
         """The attack prompt made from `prompt`."""
+
+    def label_for(self, sample: Sample) -> str:
+        """The attack name stored with the variant."""
+        return self.name
+
+    async def apply_async(
+        self, sample: Sample, seed: int = 0, attacker: ModelAPI | None = None
+    ) -> Sample:
+        """`apply`, or with an attacker model, the attacker's rewrite of the prompt."""
+        if attacker is None or self.rewrite_instruction is None:
+            return self.apply(sample, seed)
+        from safeval.types import GenerateConfig, Message
+
+        ask = self.rewrite_instruction.format(q=sample.prompt_text().strip())
+        gen = await attacker.generate(
+            [Message(role="user", content=ask)],
+            GenerateConfig(temperature=0.0, seed=seed, max_tokens=512),
+        )
+        if not gen.ok or not gen.text.strip():
+            raise AttackError(
+                f"attacker {attacker.full_name} gave no rewrite: {gen.error or 'empty'}"
+            )
+        return sample.model_copy(
+            update={
+                "input": gen.text.strip(),
+                "attack": self.name,
+                "parent_id": sample.parent_id or sample.id,
+                "metadata": {
+                    **sample.metadata,
+                    "base_prompt": sample.prompt_text(),
+                    "rewritten_by": attacker.full_name,
+                },
+            }
+        )
 
     def apply(self, sample: Sample, seed: int = 0) -> Sample:
         """The variant of `sample` under this attack."""
@@ -50,6 +96,10 @@ class NoAttack(Attack):
 
     def apply(self, sample: Sample, seed: int = 0) -> Sample:
         return sample.model_copy(update={"parent_id": sample.parent_id or sample.id})
+
+    def label_for(self, sample: Sample) -> str:
+        # A dataset's own attack prompts (S-Eval attack files) keep their attack name.
+        return sample.attack
 
 
 def get_attack(name: str) -> Attack:

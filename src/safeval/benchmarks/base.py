@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from safeval import registry
+from safeval.errors import ConfigError
 from safeval.metrics.scores import safety_scores
 from safeval.runner.store import ScoredRow
 from safeval.types import Sample
@@ -32,9 +33,21 @@ class Benchmark(ABC):
     description: str = ""
     default_judge: str = "rules"
     default_max_tokens: int = 256
+    known_args: frozenset[str] = frozenset()
 
     def __init__(self, options: BenchmarkOptions) -> None:
+        unknown = sorted(set(options.args) - self.known_args)
+        if unknown:
+            known = ", ".join(sorted(self.known_args)) or "none"
+            raise ConfigError(
+                f"{self.name}: unknown option(s) {', '.join(unknown)} (known: {known})"
+            )
         self.options = options
+
+    @property
+    def needs_loglikelihood(self) -> bool:
+        """True where answers are chosen by log-likelihood: only local models can do that."""
+        return False
 
     def samples(self) -> Iterator[Sample]:
         """Every sample, in a stable order; raises `DataError` on bad input."""
@@ -50,6 +63,7 @@ class Benchmark(ABC):
             "limit": o.limit,
             "seed": o.seed,
             "args": o.args,
+            "user_args": o.args,
         }
 
     def aggregate(self, rows: Iterable[ScoredRow]) -> dict[str, Any]:

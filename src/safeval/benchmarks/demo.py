@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from safeval import registry
 from safeval.benchmarks.base import Benchmark, limited
 from safeval.benchmarks.jsonl import IdChecker, field_str, read_jsonl
 from safeval.errors import DataError
@@ -15,7 +16,8 @@ BUILTIN = Path(__file__).parent / "data" / "demo.jsonl"
 
 
 def load_prompts(path: Path, lang: str | None = None) -> Iterator[Sample]:
-    """Prompts from JSONL: {id, prompt, category?, harmful? (bool), lang?, followups? (list)}."""
+    """Prompts from JSONL: {id, prompt, category?, harmful? (bool), lang?, followups? (list),
+    attack? and parent_id? (for attack prompts made by `safeval attack`)}."""
     ids = IdChecker(path)
     for n, obj in read_jsonl(path):
         sid = field_str(path, n, obj, "id")
@@ -30,6 +32,9 @@ def load_prompts(path: Path, lang: str | None = None) -> Iterator[Sample]:
         followups = obj.get("followups", [])
         if not isinstance(followups, list) or not all(isinstance(f, str) for f in followups):
             raise DataError(path, "expected a list of strings", line=n, field="followups")
+        attack = field_str(path, n, obj, "attack", required=False, default="none") or "none"
+        if attack != "none" and attack not in registry.attacks:
+            raise DataError(path, f"unknown attack '{attack}'", line=n, field="attack")
         if lang and rec_lang and rec_lang != lang:
             continue
         yield Sample(
@@ -40,6 +45,8 @@ def load_prompts(path: Path, lang: str | None = None) -> Iterator[Sample]:
             harmful=harmful,
             lang=rec_lang,
             followups=followups,
+            attack=attack,
+            parent_id=field_str(path, n, obj, "parent_id", required=False),
         )
 
 

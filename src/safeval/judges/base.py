@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from safeval import registry
-from safeval.runner.store import ItemRow
+from safeval.runner.store import CallCache, ItemRow
 from safeval.types import Score
 
 
@@ -19,6 +19,9 @@ class Judge(ABC):
     @abstractmethod
     async def judge(self, item: ItemRow) -> Score:
         """The verdict on `item.response` to `item.messages`."""
+
+    def bind_cache(self, cache: CallCache | None) -> None:
+        """Put the run's call cache in front of the judge's model, if it has one."""
 
     async def aclose(self) -> None:
         """Release any model the judge holds."""

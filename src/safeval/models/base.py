@@ -18,6 +18,8 @@ class ModelAPI(ABC):
 
     provider: str = ""
     supports_loglikelihood: bool = False
+    # Requests a run keeps in flight at least: a batching local model needs several queued.
+    min_concurrency: int = 1
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -48,11 +50,17 @@ class ModelAPI(ABC):
 
 
 def call_key(
-    model: ModelAPI, messages: list[Message], config: GenerateConfig, kind: str = "gen"
+    model: ModelAPI,
+    messages: list[Message],
+    config: GenerateConfig,
+    kind: str = "gen",
+    continuations: list[str] | None = None,
 ) -> str:
-    """A hash of everything that changes an answer: adapter identity, messages, parameters."""
+    """A hash of everything that changes an answer: adapter identity, messages, parameters
+    (and the scored continuations, for log-likelihood calls)."""
     payload = {
         "kind": kind,
+        "continuations": continuations,
         "model": model.identity(),
         "messages": [m.model_dump() for m in messages],
         "config": config.model_dump(),

@@ -19,6 +19,7 @@ class CachingModel(ModelAPI):
         self.inner = inner
         self.provider = inner.provider
         self.supports_loglikelihood = inner.supports_loglikelihood
+        self.min_concurrency = inner.min_concurrency
         self.cache = cache
         self.calls = 0
         self.hits = 0
@@ -54,7 +55,16 @@ class CachingModel(ModelAPI):
             del self._inflight[key]
 
     async def loglikelihood(self, messages: list[Message], continuations: list[str]) -> list[float]:
-        return await self.inner.loglikelihood(messages, continuations)
+        key = call_key(self.inner, messages, GenerateConfig(), "ll", continuations)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None and hit.logprobs is not None:
+            self.hits += 1
+            return hit.logprobs
+        self.calls += 1
+        scores = await self.inner.loglikelihood(messages, continuations)
+        if self.cache is not None:
+            self.cache.put(key, Generation(logprobs=scores, finish_reason="logprob"))
+        return scores
 
     async def start(self) -> None:
         await self.inner.start()

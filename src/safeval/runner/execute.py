@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from safeval.errors import SafevalError
 from safeval.judges.base import Judge
 from safeval.models.base import ModelAPI, call_key
+from safeval.runner.plan import Unit
 from safeval.runner.store import CallCache, ItemRow, RunStore, item_id
 from safeval.types import GenerateConfig, Generation, Message, Sample, Score
 
@@ -55,6 +57,24 @@ class BatchWriter:
         self._last = time.monotonic()
 
 
+async def answer(
+    model: ModelAPI, sample: Sample, messages: list[Message], config: GenerateConfig
+) -> Generation:
+    """The model's answer: free text, or, where the sample lists `score_choices`, the choice
+    with the highest log-likelihood (no text generated)."""
+    labels = sample.metadata.get("score_choices")
+    if not labels:
+        return await model.generate(messages, config)
+    try:
+        lls = await model.loglikelihood(messages, list(labels))
+    except SafevalError:
+        raise
+    except Exception as e:  # a backend failure is an error row, like a failed generation
+        return Generation(error=f"log-likelihood failed: {type(e).__name__}: {e}")
+    best = max(range(len(lls)), key=lls.__getitem__)
+    return Generation(text=labels[best], finish_reason="logprob", logprobs=lls)
+
+
 async def _run_pool(items: Iterable, worker: Callable, concurrency: int) -> None:
     """Feed `items` to `concurrency` workers through a bounded queue (memory stays flat)."""
     queue: asyncio.Queue = asyncio.Queue(maxsize=max(2 * concurrency, 16))
@@ -87,11 +107,13 @@ async def _run_pool(items: Iterable, worker: Callable, concurrency: int) -> None
 async def generate_stage(
     store: RunStore,
     model: ModelAPI,
-    units: Iterable[Sample],
+    units: Iterable[Unit],
     config: GenerateConfig,
     concurrency: int,
     cache: CallCache | None = None,
     on_item: Callable[[int], None] = lambda n: None,
+    attacker: ModelAPI | None = None,
+    seed: int = 0,
 ) -> StageStats:
     """Ask the model every turn of every unit not yet done. A conversation's turns run in order,
     each with the answers before it as context; a failed turn ends its conversation."""
@@ -100,29 +122,46 @@ async def generate_stage(
     writer = BatchWriter(store.put_items, cache)
     start = time.monotonic()
 
-    def todo() -> Iterable[Sample]:
+    def todo() -> Iterable[Unit]:
         for unit in units:
-            base = unit.parent_id or unit.id
-            if all(item_id(base, unit.attack, t) in done for t in range(unit.n_turns)):
-                stats.skipped += unit.n_turns
-                on_item(unit.n_turns)
+            n = unit.sample.n_turns
+            if all(item_id(unit.base_id, unit.attack_name, t) in done for t in range(n)):
+                stats.skipped += n
+                on_item(n)
                 continue
             yield unit
 
-    async def work(unit: Sample) -> None:
-        base = unit.parent_id or unit.id
+    def fail_all(
+        unit: Unit, sample: Sample, first: int, message: str, history: list[Message]
+    ) -> None:
+        for t in range(first, sample.n_turns):
+            iid = item_id(unit.base_id, unit.attack_name, t)
+            writer.add((iid, sample, t, history, None, Generation(error=message)))
+        n = sample.n_turns - first
+        stats.errors += n
+        if len(stats.error_examples) < 5:
+            stats.error_examples.append(f"{unit.base_id}|{unit.attack_name}: {message}")
+        on_item(n)
+
+    async def work(u: Unit) -> None:
+        base = u.base_id
+        try:
+            unit = await u.attack.apply_async(u.sample, seed, attacker)
+        except SafevalError as e:
+            fail_all(u, u.sample, 0, f"attack failed: {e}", u.sample.first_messages())
+            return
         history: list[Message] = unit.first_messages()
         for turn in range(unit.n_turns):
             if turn > 0:
                 history = [*history, Message(role="user", content=unit.followups[turn - 1])]
-            iid = item_id(base, unit.attack, turn)
+            iid = item_id(base, u.attack_name, turn)
             if iid in done:
                 prior = store.response_of(iid) or ""
                 history = [*history, Message(role="assistant", content=prior)]
                 stats.skipped += 1
                 on_item(1)
                 continue
-            gen = await model.generate(history, config)
+            gen = await answer(model, unit, history, config)
             key = call_key(model, history, config)
             writer.add((iid, unit, turn, history, key, gen))
             on_item(1)
@@ -130,21 +169,8 @@ async def generate_stage(
                 stats.errors += 1
                 if len(stats.error_examples) < 5:
                     stats.error_examples.append(f"{iid}: {gen.error}")
-                rest = unit.n_turns - turn - 1
-                for later in range(turn + 1, unit.n_turns):
-                    msg = f"not asked: turn {turn} failed"
-                    writer.add(
-                        (
-                            item_id(base, unit.attack, later),
-                            unit,
-                            later,
-                            history,
-                            None,
-                            Generation(error=msg),
-                        )
-                    )
-                stats.errors += rest
-                on_item(rest)
+                if turn + 1 < unit.n_turns:
+                    fail_all(u, unit, turn + 1, f"not asked: turn {turn} failed", history)
                 return
             stats.done += 1
             history = [*history, Message(role="assistant", content=gen.text)]

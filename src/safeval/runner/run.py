@@ -54,6 +54,8 @@ class RunConfig:
     runs_dir: Path = Path("runs")
     run_id: str | None = None
     progress: bool = True
+    attacker: str | None = None
+    attacker_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,6 +134,7 @@ def _plan_identity(cfg: RunConfig, bench: Benchmark, model: ModelAPI) -> dict[st
         # The name, not the endpoint: a server that moved to another port may finish the run.
         "model": model.full_name,
         "attacks": cfg.attacks,
+        "attacker": cfg.attacker,
         "generate": cfg.generate.model_dump(),
     }
 
@@ -148,8 +151,13 @@ async def execute_run(cfg: RunConfig) -> RunResult:
     judge_name = cfg.judge or bench.default_judge
     judge: Judge = get_judge(judge_name, **cfg.judge_args)
     inner = get_model(cfg.model, **cfg.model_args)
+    if bench.needs_loglikelihood and not inner.supports_loglikelihood:
+        raise ConfigError(
+            f"{bench.name} in logprob mode needs a model that scores text (hf/..., local/...); "
+            f"'{cfg.model}' can only generate: use --mode generate"
+        )
     # Validate all input before anything is written: bad data leaves no run behind.
-    n_total = count_items(bench, attacks, cfg.seed)
+    n_total = count_items(bench, attacks)
     run_id = cfg.run_id or new_run_id(cfg.benchmark, cfg.model)
     run_dir = cfg.runs_dir / run_id
     plan = _plan_identity(cfg, bench, inner)
@@ -164,11 +172,18 @@ async def execute_run(cfg: RunConfig) -> RunResult:
                 "the same benchmark, data, model and generation options, or pick a new --run-id"
             )
     await inner.start()
+    concurrency = max(cfg.concurrency, inner.min_concurrency)
     with run_lock(run_dir):
         store = RunStore(run_dir / "run.sqlite")
         cfg.runs_dir.mkdir(parents=True, exist_ok=True)
         cache = CallCache(cfg.runs_dir / "cache.sqlite")
         model = CachingModel(inner, cache)
+        judge.bind_cache(cache)
+        attacker = (
+            CachingModel(get_model(cfg.attacker, **cfg.attacker_args), cache)
+            if cfg.attacker
+            else None
+        )
         try:
             store.set_meta(
                 {
@@ -186,11 +201,13 @@ async def execute_run(cfg: RunConfig) -> RunResult:
                 gen_stats = await generate_stage(
                     store,
                     model,
-                    expand(bench, attacks, cfg.seed),
+                    expand(bench, attacks),
                     cfg.generate,
-                    cfg.concurrency,
+                    concurrency,
                     cache,
                     bar.advance,
+                    attacker,
+                    cfg.seed,
                 )
             with Bar(
                 f"judge ({judge_name})", store.count_to_judge(judge_name), cfg.progress
@@ -200,6 +217,8 @@ async def execute_run(cfg: RunConfig) -> RunResult:
             write_json_atomic(run_dir / "summary.json", summary)
         finally:
             await model.aclose()
+            if attacker is not None:
+                await attacker.aclose()
             await judge.aclose()
             cache.close()
             store.close()
@@ -220,6 +239,8 @@ async def rejudge_run(
     judge = get_judge(judge_name, **judge_args)
     with run_lock(run_dir):
         store = RunStore(db)
+        cache = CallCache(run_dir.parent / "cache.sqlite")
+        judge.bind_cache(cache)
         try:
             meta = store.meta()
             b = meta["plan"]["benchmark"]
@@ -241,8 +262,24 @@ async def rejudge_run(
             write_json_atomic(run_dir / "summary.json", summary)
         finally:
             await judge.aclose()
+            cache.close()
             store.close()
     return summary
+
+
+def benchmark_of(meta: dict[str, Any]) -> Benchmark:
+    """The benchmark a stored run was made with, rebuilt from its metadata."""
+    b = meta["plan"]["benchmark"]
+    return get_benchmark(
+        b["benchmark"],
+        BenchmarkOptions(
+            data=Path(b["data"]) if b["data"] else None,
+            lang=b["lang"],
+            limit=b["limit"],
+            seed=b["seed"],
+            args=b.get("user_args", {}),
+        ),
+    )
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any]:

@@ -130,11 +130,12 @@ class RunStore:
         now = time.time()
         params = []
         for iid, sample, turn, messages, key, gen in rows:
+            sample_id, attack, _ = iid.rsplit("|", 2)
             params.append(
                 (
                     iid,
-                    sample.parent_id or sample.id,
-                    sample.attack,
+                    sample_id,
+                    attack,
                     turn,
                     sample.category,
                     sample.model_dump_json(),

@@ -31,6 +31,8 @@ class Generation(BaseModel):
     usage: Usage | None = None
     error: str | None = None
     attempts: int = 1
+    # Log-likelihood of each choice, where the answer was chosen by scoring (no free text).
+    logprobs: list[float] | None = None
 
     @property
     def ok(self) -> bool:

@@ -18,4 +18,5 @@ class Score(BaseModel):
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.value is not None
+        """A judgement was made (its value may be None where no reference exists)."""
+        return self.error is None

@@ -1,0 +1,69 @@
+"""`safeval attack`: turn a file of base prompts into attack prompts, in S-Eval's format."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+from safeval.attacks.base import Attack
+from safeval.benchmarks.demo import load_prompts
+from safeval.benchmarks.jsonl import read_jsonl
+from safeval.benchmarks.seval import load_seval, read_text
+from safeval.models.base import ModelAPI
+from safeval.report.export import write_atomic
+from safeval.types import Sample
+
+
+def load_any(path: Path) -> tuple[list[Sample], bool]:
+    """Base prompts from an S-Eval file (traceid, risk_type, prompt, ext) or a prompts file
+    in the demo layout (id, prompt, category); and whether it was S-Eval's layout."""
+    first = next(read_jsonl(path, read_text(path)))[1]
+    if "traceid" in first:
+        return list(load_seval(path)), True
+    return list(load_prompts(path)), False
+
+
+def attacked_id(parent: str, attack: str, seed: int) -> str:
+    return hashlib.md5(f"{parent}|{attack}|{seed}".encode()).hexdigest()
+
+
+async def attack_file(
+    src: Path,
+    out: Path,
+    attacks: list[Attack],
+    seed: int = 0,
+    attacker: ModelAPI | None = None,
+    concurrency: int = 8,
+) -> int:
+    """Write every base prompt of `src` under every attack to `out`, in the layout `src` has;
+    returns the count."""
+    samples, seval_layout = load_any(src)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(s: Sample, a: Attack) -> dict[str, object]:
+        async with sem:
+            v = await a.apply_async(s, seed, attacker)
+        new_id = attacked_id(s.id, a.name, seed)
+        if not seval_layout:
+            return {
+                "id": new_id,
+                "prompt": v.prompt_text(),
+                "category": s.category,
+                "harmful": s.harmful,
+                "lang": s.lang,
+                "attack": a.name,
+                "parent_id": s.id,
+            }
+        ext = {"model": "attack", "category": a.name, "from_traceid": s.id, "seed": seed}
+        return {
+            "traceid": new_id,
+            "risk_type": s.category,
+            "prompt": v.prompt_text(),
+            "ext": json.dumps(ext, ensure_ascii=False),
+        }
+
+    rows = await asyncio.gather(*[one(s, a) for s in samples for a in attacks])
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return len(rows)

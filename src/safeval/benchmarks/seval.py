@@ -1,0 +1,176 @@
+"""S-Eval: open-ended base risk prompts and attack prompts over an 8-dimension risk taxonomy.
+
+Reads the released files as they are (`.jsonl` or `.jsonl.zip`; fields traceid, risk_type,
+prompt, and ext, a JSON string). `--limit N` takes an even spread over attacks and risk types
+(round robin in file order), since the released files are sorted by attack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from safeval import registry
+from safeval.benchmarks.base import Benchmark
+from safeval.benchmarks.jsonl import IdChecker, field_str, read_jsonl
+from safeval.errors import ConfigError, DataError
+from safeval.metrics.scores import safety_scores
+from safeval.taxonomy import load_taxonomy
+from safeval.types import Sample
+
+ATTACK_CATEGORIES = (
+    "positive_induction",
+    "reverse_induction",
+    "code_injection",
+    "instruction_jailbreak",
+    "goal_hijacking",
+    "instruction_encryption",
+    "deepinception",
+    "in_context_attack",
+    "chain_of_utterances",
+    "compositional_instructions",
+)
+
+
+def read_text(path: Path) -> str:
+    """The JSONL text of a `.jsonl` file or of the one `.jsonl` inside a `.zip`."""
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    if path.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = [
+                    n for n in z.namelist() if n.endswith(".jsonl") and not n.startswith("__MACOSX")
+                ]
+                if len(names) != 1:
+                    raise DataError(path, f"expected one .jsonl inside the zip, found {len(names)}")
+                raw = z.read(names[0])
+        except zipfile.BadZipFile:
+            raise DataError(path, "not a valid zip file") from None
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise DataError(
+                path, "not valid UTF-8 text", line=raw[: e.start].count(b"\n") + 1
+            ) from None
+    raw = path.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise DataError(path, "binary file, expected UTF-8 JSON Lines")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(
+            path, "not valid UTF-8 text", line=raw[: e.start].count(b"\n") + 1
+        ) from None
+
+
+def load_seval(path: Path, lang: str | None = None) -> Iterator[Sample]:
+    """Samples from an S-Eval file, validated field by field."""
+    tax = load_taxonomy("seval")
+    dims = {n.key: n for n in tax.roots}
+    ids = IdChecker(path)
+    for n, obj in read_jsonl(path, read_text(path)):
+        tid = field_str(path, n, obj, "traceid")
+        assert tid is not None
+        ids.check(tid, n, field="traceid")
+        risk = field_str(path, n, obj, "risk_type")
+        if risk not in dims:
+            raise DataError(
+                path,
+                f"unknown risk type '{risk}' (known: {', '.join(dims)})",
+                line=n,
+                field="risk_type",
+            )
+        prompt = field_str(path, n, obj, "prompt")
+        ext_raw = obj.get("ext", "{}")
+        try:
+            ext = json.loads(ext_raw) if isinstance(ext_raw, str) else ext_raw
+        except json.JSONDecodeError:
+            raise DataError(path, "not a JSON string", line=n, field="ext") from None
+        if not isinstance(ext, dict):
+            raise DataError(path, "expected a JSON object", line=n, field="ext")
+        attack = "none"
+        if ext.get("model") == "attack":
+            attack = ext.get("category", "")
+            if attack not in ATTACK_CATEGORIES and attack not in registry.attacks:
+                raise DataError(
+                    path, f"unknown attack category '{attack}'", line=n, field="ext.category"
+                )
+        elif ext.get("model", "base_risk") != "base_risk":
+            raise DataError(
+                path, f"unknown ext.model '{ext.get('model')}'", line=n, field="ext.model"
+            )
+        dim = dims[risk]  # type: ignore[index]
+        yield Sample(
+            id=tid,
+            input=prompt or "",
+            category=risk or "",
+            taxonomy=list(dim.path),
+            harmful=True,
+            lang=lang,
+            attack=attack,
+            metadata={k: v for k, v in ext.items() if k in ("from_traceid", "model")},
+        )
+
+
+def spread(samples: list[Sample], limit: int) -> list[Sample]:
+    """`limit` samples taken round robin over (attack, risk type) groups, in file order."""
+    groups: dict[tuple[str, str], list[Sample]] = {}
+    for s in samples:
+        groups.setdefault((s.attack, s.category), []).append(s)
+    out: list[Sample] = []
+    depth = 0
+    while len(out) < limit:
+        took = False
+        for g in groups.values():
+            if depth < len(g):
+                out.append(g[depth])
+                took = True
+                if len(out) == limit:
+                    break
+        if not took:
+            break
+        depth += 1
+    return out
+
+
+class SEvalBenchmark(Benchmark):
+    """S-Eval base risk and attack prompts (`--data S-Eval_*.jsonl[.zip]`), any size, en/zh.
+    Apply more attacks on the fly with `--attack NAME`."""
+
+    name = "seval"
+    description = "S-Eval open-ended risk prompts, 8 risk dimensions, 10 instruction attacks"
+    default_judge = "rules"
+    default_max_tokens = 256
+
+    def lang(self) -> str | None:
+        if self.options.lang:
+            return self.options.lang
+        if self.options.data is None:
+            return None
+        m = re.search(r"_(en|zh)[_.]", self.options.data.name)
+        return m.group(1) if m else None
+
+    def samples(self) -> Iterator[Sample]:
+        if self.options.data is None:
+            raise ConfigError(
+                "seval needs --data: an S-Eval file such as "
+                "../shared/data/s_eval/S-Eval_base_risk_en_small.jsonl.zip"
+            )
+        items = load_seval(self.options.data, self.lang())
+        if self.options.limit is None:
+            return items
+        return iter(spread(list(items), self.options.limit))
+
+    def aggregate(self, rows: Any) -> dict[str, Any]:
+        rows = list(rows)
+        scores = safety_scores(rows)
+        tax = load_taxonomy("seval")
+        scores["by_dimension"] = {
+            tax.get(k).code: v for k, v in scores["by_category"].items() if k in tax
+        }
+        return scores

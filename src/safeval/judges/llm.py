@@ -1,0 +1,90 @@
+"""Judges that ask a model: the judge model goes through any adapter (`-J model=provider/name`,
+other `-J` options are the model's), behind the run's call cache, with strict parsing of its
+answer and a bounded number of retries when the answer is malformed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from safeval.errors import ConfigError
+from safeval.judges.base import Judge
+from safeval.models.base import ModelAPI, get_model
+from safeval.runner.store import CallCache, ItemRow
+from safeval.types import GenerateConfig, Message, Score
+
+
+class MalformedJudgement(ValueError):
+    """The judge model's answer does not follow the expected format."""
+
+
+class ModelJudge(Judge):
+    """Base for judges backed by a model. Subclasses build the messages and parse the answer."""
+
+    default_max_tokens = 256
+
+    def __init__(
+        self,
+        model: str | None = None,
+        attempts: int = 3,
+        max_tokens: int | None = None,
+        **model_args: Any,
+    ) -> None:
+        if not model:
+            raise ConfigError(
+                f"judge '{self.name}' needs a judge model: -J model=openai-compatible/NAME "
+                "-J base_url=http://HOST:PORT/v1"
+            )
+        self.model_spec = model
+        self.model: ModelAPI = get_model(model, **model_args)
+        self.attempts = max(1, int(attempts))
+        self.max_tokens = max_tokens or self.default_max_tokens
+
+    def bind_cache(self, cache: CallCache | None) -> None:
+        from safeval.models.caching import CachingModel
+
+        if cache is not None and not isinstance(self.model, CachingModel):
+            self.model = CachingModel(self.model, cache)
+
+    def messages(self, item: ItemRow) -> list[Message]:
+        raise NotImplementedError
+
+    def parse(self, text: str, item: ItemRow) -> Score:
+        """A verdict from the judge model's text; raise MalformedJudgement when it does not
+        follow the format."""
+        raise NotImplementedError
+
+    async def judge(self, item: ItemRow) -> Score:
+        return await self.ask(self.messages(item), item)
+
+    async def ask(self, msgs: list[Message], item: ItemRow) -> Score:
+        """Ask the judge model, parse, retry a malformed answer; an error Score at the end."""
+        problems: list[str] = []
+        for attempt in range(self.attempts):
+            # A retry changes the seed (and so the cache key) and samples a little.
+            cfg = GenerateConfig(
+                temperature=0.0 if attempt == 0 else 0.7,
+                seed=attempt,
+                max_tokens=self.max_tokens,
+            )
+            gen = await self.model.generate(msgs, cfg)
+            if not gen.ok:
+                return Score(error=f"judge model failed: {gen.error}", judge=self.name)
+            try:
+                score = self.parse(gen.text, item)
+            except MalformedJudgement as e:
+                problems.append(str(e))
+                continue
+            return score.model_copy(update={"judge": self.name})
+        return Score(
+            error=f"malformed judgement after {self.attempts} attempts: {'; '.join(problems)}",
+            judge=self.name,
+        )
+
+    async def aclose(self) -> None:
+        await self.model.aclose()
+
+
+def conversation(item: ItemRow) -> tuple[str, str]:
+    """The last user message asked and the answer judged."""
+    user = next((m.content for m in reversed(item.messages) if m.role == "user"), "")
+    return user, item.response
