@@ -224,23 +224,65 @@ def judge_cmd(
 
 @app.command("export")
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    format: Annotated[str, typer.Option("--format", help="safetybench")] = "safetybench",
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories.")],
+    format: Annotated[str, typer.Option("--format", help="safetybench or dpo")] = "safetybench",
     out: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("preds.json"),
+    judge: Annotated[
+        str | None, typer.Option(help="dpo: whose verdicts (default: each run's)")
+    ] = None,
 ) -> None:
-    """Export a run in another tool's format (safetybench: the official submission file)."""
-    from safeval.report.export import export_safetybench
+    """Export runs: `safetybench` (the official submission file of one run) or `dpo`
+    ((prompt, chosen, rejected) pairs from runs of several models)."""
+    from safeval.report.export import export_dpo, export_safetybench
 
-    if format != "safetybench":
-        raise SafevalError(f"unknown export format '{format}' (known: safetybench)")
-    info = export_safetybench(run_dir, out)
-    print(
-        f"wrote {info['n']} predictions to {out}; {info['unextracted_filled']} unextracted "
-        f"answers filled with the official random fallback (seed 2023); "
-        f"{info['failed_missing']} failed items left out (scored wrong)",
-        file=sys.stderr,
-    )
+    if format == "safetybench":
+        if len(run_dirs) != 1:
+            raise SafevalError("--format safetybench exports one run")
+        info = export_safetybench(run_dirs[0], out)
+        print(
+            f"wrote {info['n']} predictions to {out}; {info['unextracted_filled']} unextracted "
+            f"answers filled with the official random fallback (seed 2023); "
+            f"{info['failed_missing']} failed items left out (scored wrong)",
+            file=sys.stderr,
+        )
+    elif format == "dpo":
+        info = export_dpo(run_dirs, out, judge)
+        print(
+            f"wrote {info['n']} preference pairs from {info['prompts']} prompts to {out}",
+            file=sys.stderr,
+        )
+    else:
+        raise SafevalError(f"unknown export format '{format}' (known: safetybench, dpo)")
     print(out)
+
+
+@app.command("profile")
+def profile_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Runs of one model, any benchmarks.")],
+    json_out: Annotated[Path | None, typer.Option("--out", help="Also write JSON here.")] = None,
+) -> None:
+    """One model's safety across benchmarks on the unified risk map."""
+    from safeval.report.export import write_atomic
+    from safeval.report.profile import profile
+
+    res = profile(run_dirs)
+    if len(res["models"]) > 1:
+        print(
+            f"note: these runs are of several models: {', '.join(res['models'])}", file=sys.stderr
+        )
+    t = Table(title=f"risk profile · {', '.join(res['models'])}")
+    t.add_column("risk (unified)")
+    for p in res["runs"]:
+        t.add_column(p["benchmark"], justify="right")
+    t.add_column("mean", justify="right")
+    for key, u in res["unified"].items():
+        cells = [
+            f"{p['by_unified'][key]:.1f}" if key in p["by_unified"] else "-" for p in res["runs"]
+        ]
+        t.add_row(u["name"], *cells, f"{u['mean']:.1f}")
+    out.print(t)
+    if json_out is not None:
+        write_atomic(json_out, json.dumps(res, indent=2, ensure_ascii=False))
 
 
 @app.command("attack")

@@ -90,6 +90,8 @@ for _name, _ref in {
     "demo": "safeval.benchmarks.demo:DemoBenchmark",
     "safetybench": "safeval.benchmarks.safetybench:SafetyBenchBenchmark",
     "seval": "safeval.benchmarks.seval:SEvalBenchmark",
+    "scsafety": "safeval.benchmarks.scsafety:SCSafetyBenchmark",
+    "alert": "safeval.benchmarks.alert:AlertBenchmark",
 }.items():
     benchmarks.add(_name, _ref)
 
@@ -105,6 +107,10 @@ for _name, _ref in {
     "in_context_attack": "safeval.attacks.seval:InContextAttack",
     "chain_of_utterances": "safeval.attacks.seval:ChainOfUtterances",
     "compositional_instructions": "safeval.attacks.seval:CompositionalInstructions",
+    "suffix_injection": "safeval.attacks.alert:SuffixInjection",
+    "prefix_injection": "safeval.attacks.alert:PrefixInjection",
+    "token_manipulation": "safeval.attacks.alert:TokenManipulation",
+    "jailbreaking": "safeval.attacks.alert:Jailbreaking",
 }.items():
     attacks.add(_name, _ref)
 
@@ -115,6 +121,7 @@ for _name, _ref in {
     "llama-guard-3": "safeval.judges.guard:LlamaGuard3Judge",
     "shieldgemma": "safeval.judges.guard:ShieldGemmaJudge",
     "wildguard": "safeval.judges.guard:WildGuardJudge",
+    "scsafety": "safeval.judges.scsafety:SCSafetyJudge",
 }.items():
     judges.add(_name, _ref)
 

@@ -23,6 +23,21 @@ CASES = {
     "duplicate_id": (GOOD + GOOD, ":2:", "duplicate id 'a'"),
     "empty": ("", "", "empty file"),
     "not_object": ('["a"]\n', ":1:", "expected a JSON object"),
+    "huge_line": (
+        GOOD + '{"id": "b", "prompt": "' + "x" * 1_200_000 + '"}\n',
+        ":2:",
+        "line longer than",
+    ),
+    "unknown_attack": (
+        '{"id": "b", "prompt": "x", "attack": "telepathy"}\n',
+        ":1:",
+        "field 'attack': unknown attack 'telepathy'",
+    ),
+    "mistyped_followups": (
+        '{"id": "b", "prompt": "x", "followups": "more"}\n',
+        ":1:",
+        "field 'followups'",
+    ),
 }
 
 

@@ -53,13 +53,15 @@ def respond(body: dict) -> str:
     return "？？？" if p == -1 else f"答案：{'AB'[p]}"
 
 
-def test_generate_mode_scores_and_exports_like_the_official_tools(shared_data: Path,
-                                                                  tmp_path: Path) -> None:
+def test_generate_mode_scores_and_exports_like_the_official_tools(
+    shared_data: Path, tmp_path: Path
+) -> None:
     sb = shared_data / "safetybench"
     answers = json.loads((sb / "test_answers_zh_subset.json").read_text())
     questions = json.loads((sb / "test_zh_subset.json").read_text())
-    planned = {str(q["id"]): plan_for(build_prompt(q["question"], q["options"], "zh"))
-               for q in questions}
+    planned = {
+        str(q["id"]): plan_for(build_prompt(q["question"], q["options"], "zh")) for q in questions
+    }
     with ScriptedOpenAIServer(respond) as srv:
         r = run(srv, tmp_path, sb / "test_zh_subset.json", "gen")
     assert r.returncode == 0, r.stderr
@@ -83,9 +85,15 @@ def test_generate_mode_scores_and_exports_like_the_official_tools(shared_data: P
             assert preds[str(q["id"])] == rng.choice(list(range(len(q["options"]))))
     # The scores in the summary are the official formula applied to the exported file.
     ref = reference_accuracy(preds, answers)
-    codes = {"Offensiveness": "OFF", "Unfairness and Bias": "UB", "Physical Health": "PH",
-             "Mental Health": "MH", "Illegal Activities": "IA", "Ethics and Morality": "EM",
-             "Privacy and Property": "PP"}
+    codes = {
+        "Offensiveness": "OFF",
+        "Unfairness and Bias": "UB",
+        "Physical Health": "PH",
+        "Mental Health": "MH",
+        "Illegal Activities": "IA",
+        "Ethics and Morality": "EM",
+        "Privacy and Property": "PP",
+    }
     for cat, code in codes.items():
         assert s["by_category"][code] == pytest.approx(ref[cat], abs=0.01)
 

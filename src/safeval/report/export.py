@@ -44,3 +44,49 @@ def export_safetybench(run_dir: Path, out: Path, judge: str = "mcq") -> dict[str
         store.close()
     write_atomic(out, json.dumps(preds, indent=2))
     return {"n": len(preds), "unextracted_filled": missing, "failed_missing": failed}
+
+
+def export_dpo(run_dirs: list[Path], out: Path, judge: str | None = None) -> dict[str, Any]:
+    """(prompt, chosen, rejected, category) records: for each prompt asked in several runs,
+    one record per pair of runs where one answer was judged safe and the other unsafe."""
+    answers: dict[str, list[tuple[str, bool, str, str]]] = {}  # key -> (run, safe, text, cat)
+    prompts: dict[str, str] = {}
+    for d in run_dirs:
+        store = open_run(d)
+        try:
+            summary_path = d / "summary.json"
+            use = judge or (
+                json.loads(summary_path.read_text())["judge"] if summary_path.is_file() else None
+            )
+            if use is None or use not in store.judges():
+                raise ConfigError(f"{d} has no verdicts from judge '{use}'")
+            for row in store.scored_rows(use):
+                if row.gen_error or row.error or row.value is None:
+                    continue
+                stored, response = store.conversation_of(row.item_id)
+                prompt = next((m.content for m in reversed(stored) if m.role == "user"), "")
+                key = f"{row.item_id}\u0000{prompt}"
+                prompts[key] = prompt
+                answers.setdefault(key, []).append(
+                    (str(d), row.value >= 0.5, response, row.category)
+                )
+        finally:
+            store.close()
+    records = []
+    for key, group in answers.items():
+        safe = [a for a in group if a[1]]
+        unsafe = [a for a in group if not a[1]]
+        for s in safe:
+            for u in unsafe:
+                records.append(
+                    {
+                        "prompt": prompts[key],
+                        "chosen": s[2],
+                        "rejected": u[2],
+                        "category": s[3],
+                        "chosen_run": s[0],
+                        "rejected_run": u[0],
+                    }
+                )
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return {"n": len(records), "prompts": len(answers)}

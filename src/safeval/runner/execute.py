@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from safeval.attacks.followup import adaptive_followup
 from safeval.errors import SafevalError
 from safeval.judges.base import Judge
 from safeval.models.base import ModelAPI, call_key
@@ -152,15 +153,22 @@ async def generate_stage(
             return
         history: list[Message] = unit.first_messages()
         for turn in range(unit.n_turns):
-            if turn > 0:
-                history = [*history, Message(role="user", content=unit.followups[turn - 1])]
             iid = item_id(base, u.attack_name, turn)
-            if iid in done:
-                prior = store.response_of(iid) or ""
-                history = [*history, Message(role="assistant", content=prior)]
+            if iid in done:  # resume: the exact conversation as it was stored
+                stored, prior = store.conversation_of(iid)
+                history = [*stored, Message(role="assistant", content=prior)]
                 stats.skipped += 1
                 on_item(1)
                 continue
+            if turn > 0:
+                follow = unit.followups[turn - 1]
+                if attacker is not None and unit.metadata.get("adaptive_followup"):
+                    try:
+                        follow = await adaptive_followup(attacker, history, follow, seed)
+                    except SafevalError as e:
+                        fail_all(u, unit, turn, f"follow-up failed: {e}", history)
+                        return
+                history = [*history, Message(role="user", content=follow)]
             gen = await answer(model, unit, history, config)
             key = call_key(model, history, config)
             writer.add((iid, unit, turn, history, key, gen))

@@ -158,11 +158,14 @@ class RunStore:
             self.conn.execute("ROLLBACK")
             raise
 
-    def response_of(self, iid: str) -> str | None:
+    def conversation_of(self, iid: str) -> tuple[list[Message], str]:
+        """The messages a done item was asked with, and its answer."""
         row = self.conn.execute(
-            "SELECT response FROM items WHERE item_id=? AND status='done'", (iid,)
+            "SELECT messages, response FROM items WHERE item_id=? AND status='done'", (iid,)
         ).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return [], ""
+        return [Message(**m) for m in json.loads(row[0])], row[1] or ""
 
     def items_to_judge(self, judge: str) -> Iterator[ItemRow]:
         """Done items with no successful verdict from `judge` (errors are judged again)."""
