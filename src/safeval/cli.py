@@ -362,6 +362,78 @@ def judge_eval(
         write_atomic(json_out, json.dumps(res, indent=2))
 
 
+@app.command("generate")
+def generate_cmd(
+    taxonomy: Annotated[str, typer.Option(help="S-Eval taxonomy node key, e.g. drug_crimes.")],
+    n: Annotated[int, typer.Option(help="How many prompts to write.")],
+    generator: Annotated[str, typer.Option(help="Generator model, provider/name.")],
+    out: Annotated[Path, typer.Option(help="JSONL file to write (S-Eval format).")],
+    lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
+    generator_arg: Annotated[
+        list[str] | None, typer.Option("--generator-arg", help="Generator option key=value.")
+    ] = None,
+    seeds: Annotated[
+        Path | None, typer.Option(help="Seed prompts (S-Eval or demo JSONL) shown as examples.")
+    ] = None,
+) -> None:
+    """Write new risk prompts under a taxonomy node with a generator model."""
+    from safeval.attacks.apply_file import load_any
+    from safeval.models.base import get_model, parse_model_args
+    from safeval.testgen.generate import generate_prompts, write_jsonl
+
+    if lang not in ("en", "zh"):
+        raise SafevalError(f"--lang must be en or zh, not '{lang}'")
+    if n < 1:
+        raise SafevalError("--n must be at least 1")
+    seed_texts = [s.prompt_text() for s in load_any(seeds)[0]][:20] if seeds else None
+    model = get_model(generator, **parse_model_args(generator_arg))
+
+    async def go() -> list[dict[str, Any]]:
+        try:
+            return await generate_prompts(model, taxonomy, n, lang, seed_texts)
+        finally:
+            await model.aclose()
+
+    rows = asyncio.run(go())
+    write_jsonl(out, rows)
+    print(f"wrote {len(rows)} prompts under '{taxonomy}' to {out}", file=sys.stderr)
+    print(out)
+
+
+@app.command("select")
+def select_cmd(
+    src: Annotated[Path, typer.Option("--in", help="Candidate prompts (JSONL).")],
+    out: Annotated[Path, typer.Option(help="Selected prompts to write.")],
+    k: Annotated[int, typer.Option(help="How many to keep.")],
+    strategy: Annotated[str, typer.Option(help="riskiness, diversity or both.")] = "both",
+    existing: Annotated[
+        list[Path] | None, typer.Option(help="Existing suite(s): near-duplicates are dropped.")
+    ] = None,
+    runs: Annotated[
+        list[Path] | None,
+        typer.Option("--runs", help="Runs of reference models on the candidates."),
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Near-duplicate similarity (0-1).")] = 0.6,
+) -> None:
+    """De-duplicate candidate prompts and keep the K most useful."""
+    from safeval.attacks.apply_file import load_any
+    from safeval.testgen.generate import write_jsonl
+    from safeval.testgen.select import load_candidates, riskiness_from_runs, select
+
+    cands = load_candidates(src)
+    old = [s.prompt_text() for p in existing or [] for s in load_any(p)[0]]
+    risk = riskiness_from_runs(runs) if runs else None
+    chosen, dropped = select(cands, k, strategy, old, risk, threshold)
+    write_jsonl(out, chosen)
+    print(
+        f"kept {len(chosen)} of {len(cands)} ({dropped['near_duplicate_of_existing']} near-"
+        f"duplicates of the existing suite, {dropped['near_duplicate_of_candidate']} of other "
+        f"candidates dropped)",
+        file=sys.stderr,
+    )
+    print(out)
+
+
 @app.command("show")
 def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Print a run's summary table."""

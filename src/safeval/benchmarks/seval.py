@@ -100,20 +100,22 @@ def load_seval(path: Path, lang: str | None = None) -> Iterator[Sample]:
                 raise DataError(
                     path, f"unknown attack category '{attack}'", line=n, field="ext.category"
                 )
-        elif ext.get("model", "base_risk") != "base_risk":
+        elif ext.get("model", "base_risk") not in ("base_risk", "generated"):
             raise DataError(
                 path, f"unknown ext.model '{ext.get('model')}'", line=n, field="ext.model"
             )
         dim = dims[risk]  # type: ignore[index]
+        path_ = ext.get("taxonomy")  # generated prompts name their node
+        taxonomy = [str(x) for x in path_] if isinstance(path_, list) and path_ else list(dim.path)
         yield Sample(
             id=tid,
             input=prompt or "",
             category=risk or "",
-            taxonomy=list(dim.path),
+            taxonomy=taxonomy,
             harmful=True,
             lang=lang,
             attack=attack,
-            metadata={k: v for k, v in ext.items() if k in ("from_traceid", "model")},
+            metadata={k: v for k, v in ext.items() if k in ("from_traceid", "model", "generator")},
         )
 
 
@@ -145,7 +147,8 @@ class SEvalBenchmark(Benchmark):
     name = "seval"
     description = "S-Eval open-ended risk prompts, 8 risk dimensions, 10 instruction attacks"
     default_judge = "rules"
-    default_max_tokens = 256
+    # The rules judge reads an answer's opening; 128 tokens keep CPU runs affordable.
+    default_max_tokens = 128
 
     def lang(self) -> str | None:
         if self.options.lang:
