@@ -53,11 +53,15 @@ def _use_onednn_linears(module: Any) -> None:
     class OneDNNLinear(torch.nn.Module):
         def __init__(self, dense: torch.nn.Linear) -> None:
             super().__init__()
+            self.register_buffer("dense_weight", dense.weight.detach())
             self.register_buffer("weight", dense.weight.detach().to_mkldnn())
             bias = dense.bias if dense.bias is not None else torch.zeros(dense.out_features)
             self.register_buffer("bias", bias.detach().to_mkldnn())
+            self.register_buffer("dense_bias", bias.detach())
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.numel() // x.shape[-1] < ONEDNN_MIN_ROWS:  # decoding: converting costs more
+                return torch.nn.functional.linear(x, self.dense_weight, self.dense_bias)  # type: ignore[arg-type]
             weight: torch.Tensor = self.weight  # type: ignore[assignment]
             bias: torch.Tensor = self.bias  # type: ignore[assignment]
             y = torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), weight, bias)
@@ -74,6 +78,7 @@ def _use_onednn_linears(module: Any) -> None:
 
 
 MIN_SHARED_PREFIX = 8  # tokens; a shorter shared head is not worth a cache
+ONEDNN_MIN_ROWS = 64  # below this many token rows, plain BLAS beats oneDNN's conversions
 
 
 def _common_prefix_len(a: list[int], b: list[int]) -> int:
