@@ -12,20 +12,29 @@ from safeval.errors import DataError
 MAX_LINE_BYTES = 1_000_000
 
 
+def decode_utf8(path: Path, raw: bytes, what: str) -> str:
+    """Bytes to text, or a DataError for binary content or a wrong encoding (with its line)."""
+    if b"\x00" in raw[:8192]:
+        raise DataError(path, f"binary file, expected UTF-8 {what}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        at = raw[: e.start].count(b"\n") + 1
+        raise DataError(path, "not valid UTF-8 text", line=at) from None
+
+
+def read_utf8(path: Path, what: str) -> str:
+    """A data file's text; DataError when missing, binary or not UTF-8."""
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    return decode_utf8(path, path.read_bytes(), what)
+
+
 def read_jsonl(path: Path, text: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; `text` is the content when it was read
     elsewhere (e.g. from a zip)."""
     if text is None:
-        if not path.is_file():
-            raise DataError(path, "file not found")
-        raw = path.read_bytes()
-        if b"\x00" in raw[:8192]:
-            raise DataError(path, "binary file, expected UTF-8 JSON Lines")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            at = raw[: e.start].count(b"\n") + 1
-            raise DataError(path, "not valid UTF-8 text", line=at) from None
+        text = read_utf8(path, "JSON Lines")
     seen_any = False
     for n, content in enumerate(text.splitlines(), start=1):
         if not content.strip():

@@ -16,7 +16,7 @@ from typing import Any
 
 from safeval import registry
 from safeval.benchmarks.base import Benchmark
-from safeval.benchmarks.jsonl import IdChecker, field_str, read_jsonl
+from safeval.benchmarks.jsonl import IdChecker, decode_utf8, field_str, read_jsonl, read_utf8
 from safeval.errors import ConfigError, DataError
 from safeval.metrics.scores import safety_scores
 from safeval.taxonomy import load_taxonomy
@@ -38,34 +38,21 @@ ATTACK_CATEGORIES = (
 
 def read_text(path: Path) -> str:
     """The JSONL text of a `.jsonl` file or of the one `.jsonl` inside a `.zip`."""
+    if path.suffix != ".zip":
+        return read_utf8(path, "JSON Lines")
     if not path.is_file():
         raise DataError(path, "file not found")
-    if path.suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = [
-                    n for n in z.namelist() if n.endswith(".jsonl") and not n.startswith("__MACOSX")
-                ]
-                if len(names) != 1:
-                    raise DataError(path, f"expected one .jsonl inside the zip, found {len(names)}")
-                raw = z.read(names[0])
-        except zipfile.BadZipFile:
-            raise DataError(path, "not a valid zip file") from None
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise DataError(
-                path, "not valid UTF-8 text", line=raw[: e.start].count(b"\n") + 1
-            ) from None
-    raw = path.read_bytes()
-    if b"\x00" in raw[:8192]:
-        raise DataError(path, "binary file, expected UTF-8 JSON Lines")
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(
-            path, "not valid UTF-8 text", line=raw[: e.start].count(b"\n") + 1
-        ) from None
+        with zipfile.ZipFile(path) as z:
+            names = [
+                n for n in z.namelist() if n.endswith(".jsonl") and not n.startswith("__MACOSX")
+            ]
+            if len(names) != 1:
+                raise DataError(path, f"expected one .jsonl inside the zip, found {len(names)}")
+            raw = z.read(names[0])
+    except zipfile.BadZipFile:
+        raise DataError(path, "not a valid zip file") from None
+    return decode_utf8(path, raw, "JSON Lines")
 
 
 def load_seval(path: Path, lang: str | None = None) -> Iterator[Sample]:

@@ -4,7 +4,11 @@ answer and a bounded number of retries when the answer is malformed."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from safeval.errors import ConfigError
 from safeval.judges.base import Judge
@@ -15,6 +19,21 @@ from safeval.types import GenerateConfig, Message, Score
 
 class MalformedJudgement(ValueError):
     """The judge model's answer does not follow the expected format."""
+
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.S)
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json_answer(text: str, schema: type[M]) -> M:
+    """The one JSON object in a judge's answer, validated against `schema`."""
+    m = _JSON_OBJECT.search(text)
+    if not m:
+        raise MalformedJudgement(f"no JSON object in {text[:80]!r}")
+    try:
+        return schema.model_validate(json.loads(m.group(0)))
+    except (json.JSONDecodeError, ValidationError) as e:
+        raise MalformedJudgement(f"invalid JSON answer: {str(e)[:160]}") from None
 
 
 class ModelJudge(Judge):
