@@ -30,9 +30,26 @@ def main() -> None:
     ap.add_argument("-M", dest="model_args", action="append", default=[])
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as runs:
-        cmd = [sys.executable, "-m", "safeval", "run", "safetybench", "--data",
-               str(DATA / "test_zh_subset.json"), "--mode", a.mode, "--model", a.model,
-               "--shots", str(a.shots), "--runs-dir", runs, "--run-id", "bench", "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "safeval",
+            "run",
+            "safetybench",
+            "--data",
+            str(DATA / "test_zh_subset.json"),
+            "--mode",
+            a.mode,
+            "--model",
+            a.model,
+            "--shots",
+            str(a.shots),
+            "--runs-dir",
+            runs,
+            "--run-id",
+            "bench",
+            "--no-progress",
+        ]
         for m in a.model_args:
             cmd += ["-M", m]
         if a.limit:
@@ -46,8 +63,10 @@ def main() -> None:
     sc = s["scores"]
     n = sc["n_predictions"]
     cats = " ".join(f"{k} {v:.1f}" for k, v in sc["by_category"].items())
-    print(f"| {a.model} {' '.join(a.model_args)} | {a.mode} | {a.shots}-shot | {n} | {wall:.0f} s | "
-          f"{n / wall:.2f} q/s | {sc['overall']:.2f} | {cats} | {sc['unextracted_share']}% |")
+    print(
+        f"| {a.model} {' '.join(a.model_args)} | {a.mode} | {a.shots}-shot | {n} | {wall:.0f} s | "
+        f"{n / wall:.2f} q/s | {sc['overall']:.2f} | {cats} | {sc['unextracted_share']}% |"
+    )
 
 
 if __name__ == "__main__":
