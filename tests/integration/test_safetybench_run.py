@@ -163,3 +163,26 @@ def test_bad_safetybench_files(tmp_path: Path, content: str, message: str) -> No
     )
     assert r.returncode == 2 and message in r.stderr and str(f) in r.stderr, r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_rejudging_a_safetybench_run_rebuilds_its_benchmark(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    data = shared_data / "safetybench" / "test_zh_subset.json"
+    with ScriptedOpenAIServer(lambda body: "答案：A") as srv:
+        r = run(srv, tmp_path, data, "rj", "--limit", "14", "--shots", "0")
+        assert r.returncode == 0, r.stderr
+        calls = srv.requests
+        j = run_cli(
+            "judge",
+            str(tmp_path / "rj"),
+            "--judge",
+            "mcq",
+            "-J",
+            "extract=official",
+            "--no-progress",
+        )
+        assert srv.requests == calls
+    assert j.returncode == 0, j.stderr
+    s = json.loads((tmp_path / "rj" / "summary.json").read_text())
+    assert s["judge"] == "mcq" and s["scores"]["n_predictions"] == 14

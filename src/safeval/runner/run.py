@@ -242,18 +242,7 @@ async def rejudge_run(
         cache = CallCache(run_dir.parent / "cache.sqlite")
         judge.bind_cache(cache)
         try:
-            meta = store.meta()
-            b = meta["plan"]["benchmark"]
-            bench = get_benchmark(
-                b["benchmark"],
-                BenchmarkOptions(
-                    data=Path(b["data"]) if b["data"] else None,
-                    lang=b["lang"],
-                    limit=b["limit"],
-                    seed=b["seed"],
-                    args=b["args"],
-                ),
-            )
+            bench = benchmark_of(store.meta())
             with Bar(f"judge ({judge_name})", store.count_to_judge(judge_name), progress) as bar:
                 await judge_stage(store, judge, concurrency, bar.advance)
             old = _read_summary(run_dir)
