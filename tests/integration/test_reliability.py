@@ -151,7 +151,8 @@ def test_api_key_never_reaches_disk_logs_or_summaries(tmp_path: Path) -> None:
 def test_concurrent_runs_share_a_runs_folder_safely(tmp_path: Path) -> None:
     data = write_prompts(tmp_path / "p.jsonl", 300)
     runs = tmp_path / "runs"
-    with ScriptedOpenAIServer(hash_responder, delay=0.03) as srv:
+    # 300 x 100 ms at concurrency 8: each run lasts ~4 s, long enough to collide with.
+    with ScriptedOpenAIServer(hash_responder, delay=0.1) as srv:
         procs = [
             subprocess.Popen(
                 safeval_cmd(*args(srv, data, runs, f"c{i}")),

@@ -157,7 +157,6 @@ class SEvalBenchmark(Benchmark):
         return iter(spread(list(items), self.options.limit))
 
     def aggregate(self, rows: Any) -> dict[str, Any]:
-        rows = list(rows)
         scores = safety_scores(rows)
         tax = load_taxonomy("seval")
         scores["by_dimension"] = {

@@ -58,15 +58,19 @@ def call_key(
 ) -> str:
     """A hash of everything that changes an answer: adapter identity, messages, parameters
     (and the scored continuations, for log-likelihood calls)."""
-    payload = {
+    head = {
         "kind": kind,
         "continuations": continuations,
         "model": model.identity(),
-        "messages": [m.model_dump() for m in messages],
         "config": config.model_dump(),
     }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    h = hashlib.sha256(json.dumps(head, sort_keys=True, separators=(",", ":")).encode())
+    # Messages are the bulk of the key: hashed as length-prefixed (role, content) pairs, so no
+    # two conversations share a byte stream, without dumping models to JSON.
+    for m in messages:
+        content = m.content.encode("utf-8", "surrogatepass")
+        h.update(f"{m.role}:{len(content)}:".encode() + content)
+    return h.hexdigest()
 
 
 def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:

@@ -88,14 +88,21 @@ async def _run_pool(items: Iterable, worker: Callable, concurrency: int) -> None
                 return
             await worker(item)
 
+    crashed: list[BaseException] = []
+
+    def note_crash(t: asyncio.Task) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            crashed.append(t.exception())  # type: ignore[arg-type]
+
     tasks = [asyncio.create_task(consume()) for _ in range(max(1, concurrency))]
+    for t in tasks:
+        t.add_done_callback(note_crash)
     try:
         for item in items:
             await queue.put(item)
             # A worker that crashed would leave the queue full forever; surface it instead.
-            for t in tasks:
-                if t.done() and t.exception():
-                    raise t.exception()  # type: ignore[misc]
+            if crashed:
+                raise crashed[0]
         for _ in tasks:
             await queue.put(stop)
         await asyncio.gather(*tasks)
@@ -201,7 +208,7 @@ async def judge_stage(
     stats = StageStats()
     writer = BatchWriter(store.put_verdicts)
     start = time.monotonic()
-    items = list(store.items_to_judge(judge.name))
+    items = store.items_to_judge(judge.name)
 
     async def work(item: ItemRow) -> None:
         try:

@@ -167,27 +167,36 @@ class RunStore:
             return [], ""
         return [Message(**m) for m in json.loads(row[0])], row[1] or ""
 
-    def items_to_judge(self, judge: str) -> Iterator[ItemRow]:
-        """Done items with no successful verdict from `judge` (errors are judged again)."""
-        cur = self.conn.execute(
-            """SELECT i.item_id, i.sample, i.attack, i.turn, i.messages, i.response, i.status,
-                      i.error
-               FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
-               WHERE i.status = 'done' AND (v.item_id IS NULL OR v.error IS NOT NULL)
-               ORDER BY i.item_id""",
-            (judge,),
-        )
-        for r in cur.fetchall():
-            yield ItemRow(
-                item_id=r[0],
-                sample=Sample.model_validate_json(r[1]),
-                attack=r[2],
-                turn=r[3],
-                messages=[Message(**m) for m in json.loads(r[4])],
-                response=r[5] or "",
-                status=r[6],
-                error=r[7],
-            )
+    def items_to_judge(self, judge: str, page: int = 1000) -> Iterator[ItemRow]:
+        """Done items with no successful verdict from `judge` (errors are judged again).
+
+        Read a page at a time by key, so memory stays flat on big runs and verdicts can be
+        written on the same connection between pages."""
+        last = ""
+        while True:
+            rows = self.conn.execute(
+                """SELECT i.item_id, i.sample, i.attack, i.turn, i.messages, i.response,
+                          i.status, i.error
+                   FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
+                   WHERE i.status = 'done' AND (v.item_id IS NULL OR v.error IS NOT NULL)
+                         AND i.item_id > ?
+                   ORDER BY i.item_id LIMIT ?""",
+                (judge, last, page),
+            ).fetchall()
+            for r in rows:
+                yield ItemRow(
+                    item_id=r[0],
+                    sample=Sample.model_validate_json(r[1]),
+                    attack=r[2],
+                    turn=r[3],
+                    messages=[Message(**m) for m in json.loads(r[4])],
+                    response=r[5] or "",
+                    status=r[6],
+                    error=r[7],
+                )
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
 
     def count_to_judge(self, judge: str) -> int:
         row = self.conn.execute(

@@ -109,6 +109,9 @@ class ScriptedOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without TCP_NODELAY the body waits
+            # for the client's delayed ACK (~40 ms on Linux) and latency figures lie.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -209,3 +212,20 @@ class ScriptedOpenAIServer:
                     raise ValueError(f"unknown fault {fault}")
 
         return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m safeval.testing --delay 0.1`: serve echo answers on loopback in
+    a process of its own (benchmarks use it so the server does not share the client's GIL) and
+    print the base URL on the first line of stdout."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    with ScriptedOpenAIServer(delay=args.delay) as srv:
+        print(srv.base_url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass

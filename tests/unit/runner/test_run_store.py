@@ -116,3 +116,29 @@ def test_resume_with_other_settings_is_refused(server, tmp_path: Path) -> None: 
     run_sync(cfg(server, tmp_path / "runs", data, "x"))
     with pytest.raises(ConfigError, match="other settings"):
         run_sync(cfg(server, tmp_path / "runs", data, "x", generate=GenerateConfig(max_tokens=3)))
+
+
+def test_items_to_judge_pages_by_key_while_verdicts_are_written(tmp_path: Path) -> None:
+    """Judging streams the store a page at a time; writing verdicts between pages neither skips
+    nor repeats an item, and items already judged (without error) are left out."""
+    from safeval.runner.store import RunStore
+    from safeval.types import Generation, Message, Sample, Score
+
+    store = RunStore(tmp_path / "run.sqlite")
+    msgs = [Message(role="user", content="q")]
+    rows_in = [
+        (f"s{i:02d}|none|0", Sample(id=f"s{i:02d}", input="q"), 0, msgs, None, Generation(text="a"))
+        for i in range(25)
+    ]
+    rows_in.append(("bad|none|0", Sample(id="bad", input="q"), 0, msgs, None, Generation(error="x")))
+    store.put_items(rows_in)
+    store.put_verdicts([("s03|none|0", Score(value=1.0, judge="rules"))])
+    store.put_verdicts([("s04|none|0", Score(error="judge down", judge="rules"))])
+    seen = []
+    for item in store.items_to_judge("rules", page=4):
+        seen.append(item.item_id)
+        store.put_verdicts([(item.item_id, Score(value=0.0, judge="rules"))])
+    expected = [f"s{i:02d}|none|0" for i in range(25) if i != 3]
+    assert seen == expected  # s04 (a judge error) is judged again; the failed generation is not
+    assert list(store.items_to_judge("rules", page=4)) == []
+    store.close()
