@@ -9,6 +9,7 @@ non-JSON body), "malformed" (JSON without choices).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -225,7 +226,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with ScriptedOpenAIServer(delay=args.delay) as srv:
         print(srv.base_url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

@@ -130,7 +130,9 @@ def test_items_to_judge_pages_by_key_while_verdicts_are_written(tmp_path: Path) 
         (f"s{i:02d}|none|0", Sample(id=f"s{i:02d}", input="q"), 0, msgs, None, Generation(text="a"))
         for i in range(25)
     ]
-    rows_in.append(("bad|none|0", Sample(id="bad", input="q"), 0, msgs, None, Generation(error="x")))
+    rows_in.append(
+        ("bad|none|0", Sample(id="bad", input="q"), 0, msgs, None, Generation(error="x"))
+    )
     store.put_items(rows_in)
     store.put_verdicts([("s03|none|0", Score(value=1.0, judge="rules"))])
     store.put_verdicts([("s04|none|0", Score(error="judge down", judge="rules"))])
