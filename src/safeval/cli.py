@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from safeval import __version__, registry
@@ -62,7 +63,7 @@ def print_summary(summary: dict[str, Any], console: Console = out) -> None:
     t.add_column("category")
     t.add_column("score", justify="right")
     for cat, v in scores.get("by_category", {}).items():
-        t.add_row(cat, "-" if v is None else f"{v:.1f}")
+        t.add_row(escape(cat), "-" if v is None else f"{v:.1f}")
     ov = scores.get("overall")
     t.add_row("[bold]overall", "[bold]" + ("-" if ov is None else f"{ov:.1f}"))
     console.print(t)
@@ -72,7 +73,7 @@ def print_summary(summary: dict[str, Any], console: Console = out) -> None:
         ta.add_column("attack")
         ta.add_column("score", justify="right")
         for a, v in by_attack.items():
-            ta.add_row(a, "-" if v is None else f"{v:.1f}")
+            ta.add_row(escape(a), "-" if v is None else f"{v:.1f}")
         console.print(ta)
     extra = []
     if scores.get("unextracted_share") is not None:
@@ -140,6 +141,19 @@ def run(
     ] = None,
     answers: Annotated[Path | None, typer.Option(help="safetybench: answers file.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    executor: Annotated[
+        str, typer.Option(help="local, or ray: generation in shards on a Ray cluster.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="ray: cluster address (default: a local instance).")
+    ] = None,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(help="ray: an endpoint URL for shards, round-robin (repeatable)."),
+    ] = None,
+    shard_size: Annotated[
+        int, typer.Option(help="ray: conversations per shard (one Ray task each).")
+    ] = 200,
 ) -> None:
     """Run BENCHMARK against a model, judge the answers, and write DIR/ID/summary.json."""
     from safeval.models.base import parse_model_args
@@ -181,6 +195,10 @@ def run(
         progress=progress,
         attacker=attacker,
         attacker_args=parse_model_args(attacker_arg),
+        executor=executor,
+        ray_address=ray_address,
+        endpoints=endpoint or [],
+        shard_size=shard_size,
     )
     try:
         result = asyncio.run(execute_run(cfg))
@@ -432,6 +450,92 @@ def select_cmd(
         file=sys.stderr,
     )
     print(out)
+
+
+@app.command("report")
+def report_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Finished runs (one or more).")],
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every score as CSV.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
+    worst: Annotated[int, typer.Option(help="Worst answers shown per run.")] = 10,
+) -> None:
+    """A self-contained HTML report (charts, leaderboard, worst answers), CSV and JSON."""
+    from safeval.report.html import leaderboard, write_reports
+    from safeval.report.runs import load_run
+
+    if html is None and csv_out is None and json_out is None:
+        html = Path("report.html")
+    views = [load_run(d, worst) for d in run_dirs]
+    t = Table(title="leaderboard")
+    for col in ("model", "run", "benchmark", "overall"):
+        t.add_column(col, justify="right" if col == "overall" else "left")
+    for r in leaderboard(views):
+        overall = "-" if r["overall"] is None else f"{r['overall']:.1f}"
+        t.add_row(
+            escape(str(r["model"])), escape(r["run_id"]), escape(str(r["benchmark"])), overall
+        )
+    out.print(t)
+    for path in write_reports(views, html, csv_out, json_out):
+        print(path)
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run.")],
+    run_b: Annotated[Path, typer.Argument(help="The candidate run.")],
+    fail_if_worse: Annotated[
+        float | None,
+        typer.Option(
+            help="Exit 1 if B is worse than A by more than POINTS, overall or in a category."
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(help="With --fail-if-worse: only drops significant at this level count."),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Per-category differences (B minus A) on shared items, with an exact McNemar test."""
+    from safeval.report.compare import compare_runs, regressions
+    from safeval.report.export import write_atomic
+
+    res = compare_runs(run_a, run_b)
+    t = Table(title=f"B - A on {res['shared']} shared items")
+    for col in ("category", "n", "A", "B", "B - A", "p (McNemar)"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for g in [*res["categories"], res["overall"]]:
+        t.add_row(
+            escape(g.name),
+            str(g.n),
+            f"{g.score_a:.1f}",
+            f"{g.score_b:.1f}",
+            f"{g.diff:+.1f}",
+            f"{g.p_value:.3g}",
+        )
+    out.print(t)
+    if res["only_in_a"] or res["only_in_b"]:
+        print(
+            f"note: {res['only_in_a']} items only in A and {res['only_in_b']} only in B are "
+            "left out (not paired)",
+            file=sys.stderr,
+        )
+    worse = regressions(res, fail_if_worse, alpha) if fail_if_worse is not None else []
+    if json_out is not None:
+        doc = {
+            **res,
+            "overall": res["overall"].as_dict(),
+            "categories": [g.as_dict() for g in res["categories"]],
+            "regressions": [g.name for g in worse],
+        }
+        write_atomic(json_out, json.dumps(doc, indent=2, ensure_ascii=False))
+    if worse:
+        names = ", ".join(f"{g.name} {g.diff:+.1f} (p={g.p_value:.3g})" for g in worse)
+        print(
+            f"regression: B is worse than A by more than {fail_if_worse} points: {names}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
 
 
 @app.command("show")

@@ -23,6 +23,7 @@ from safeval.models.caching import CachingModel
 from safeval.runner.execute import StageStats, generate_stage, judge_stage
 from safeval.runner.plan import count_items, expand
 from safeval.runner.progress import Bar
+from safeval.runner.ray_executor import check_ray_config, ray_generate_stage
 from safeval.runner.store import CallCache, RunStore
 from safeval.types import GenerateConfig
 
@@ -56,6 +57,10 @@ class RunConfig:
     progress: bool = True
     attacker: str | None = None
     attacker_args: dict[str, Any] = field(default_factory=dict)
+    executor: str = "local"  # or "ray": generation shards on a Ray cluster
+    ray_address: str | None = None
+    endpoints: list[str] = field(default_factory=list)  # ray: shards spread over these URLs
+    shard_size: int = 200  # ray: units (conversations) per shard
 
 
 @dataclass
@@ -156,6 +161,14 @@ async def execute_run(cfg: RunConfig) -> RunResult:
             f"{bench.name} in logprob mode needs a model that scores text (hf/..., local/...); "
             f"'{cfg.model}' can only generate: use --mode generate"
         )
+    if cfg.executor not in ("local", "ray"):
+        raise ConfigError(f"--executor must be local or ray, not '{cfg.executor}'")
+    if cfg.executor != "ray" and (cfg.endpoints or cfg.ray_address):
+        raise ConfigError("--endpoint and --ray-address go with --executor ray")
+    if cfg.shard_size < 1:
+        raise ConfigError("--shard-size must be at least 1")
+    if cfg.executor == "ray":
+        check_ray_config(cfg)
     # Validate all input before anything is written: bad data leaves no run behind.
     n_total = count_items(bench, attacks)
     run_id = cfg.run_id or new_run_id(cfg.benchmark, cfg.model)
@@ -171,7 +184,8 @@ async def execute_run(cfg: RunConfig) -> RunResult:
                 f"run '{run_id}' in {cfg.runs_dir} was made with other settings; resume it with "
                 "the same benchmark, data, model and generation options, or pick a new --run-id"
             )
-    await inner.start()
+    if cfg.executor == "local":  # with Ray the workers load or reach the model, not the driver
+        await inner.start()
     concurrency = max(cfg.concurrency, inner.min_concurrency)
     with run_lock(run_dir):
         store = RunStore(run_dir / "run.sqlite")
@@ -198,17 +212,24 @@ async def execute_run(cfg: RunConfig) -> RunResult:
                 }
             )
             with Bar("generate", n_total, cfg.progress) as bar:
-                gen_stats = await generate_stage(
-                    store,
-                    model,
-                    expand(bench, attacks),
-                    cfg.generate,
-                    concurrency,
-                    cache,
-                    bar.advance,
-                    attacker,
-                    cfg.seed,
-                )
+                if cfg.executor == "ray":
+                    cache.flush()
+                    stage = await ray_generate_stage(
+                        store, cfg, expand(bench, attacks), bar.advance
+                    )
+                    gen_stats, model.calls, model.hits = stage.stats, stage.calls, stage.hits
+                else:
+                    gen_stats = await generate_stage(
+                        store,
+                        model,
+                        expand(bench, attacks),
+                        cfg.generate,
+                        concurrency,
+                        cache,
+                        bar.advance,
+                        attacker,
+                        cfg.seed,
+                    )
             with Bar(
                 f"judge ({judge_name})", store.count_to_judge(judge_name), cfg.progress
             ) as bar:

@@ -158,6 +158,37 @@ class RunStore:
             self.conn.execute("ROLLBACK")
             raise
 
+    ITEM_COLUMNS = (
+        "item_id, sample_id, attack, turn, category, sample, messages, request_key, response, "
+        "generation, status, error, updated"
+    )
+
+    def raw_items(self) -> list[list[Any]]:
+        """Every item row as plain values (to send from a shard to the run's store)."""
+        cur = self.conn.execute(f"SELECT {self.ITEM_COLUMNS} FROM items ORDER BY item_id")
+        return [list(r) for r in cur]
+
+    def put_raw_items(self, rows: list[list[Any]]) -> int:
+        """Write rows from `raw_items` of another store, checking each before anything is
+        written (the sample and generation must parse, the status be done or error)."""
+        for r in rows:
+            if len(r) != 13 or r[10] not in ("done", "error"):
+                raise ValueError(f"not an item row: {str(r)[:200]}")
+            Sample.model_validate_json(r[5])
+            Generation.model_validate_json(r[9])
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO items ({self.ITEM_COLUMNS}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return len(rows)
+
     def conversation_of(self, iid: str) -> tuple[list[Message], str]:
         """The messages a done item was asked with, and its answer."""
         row = self.conn.execute(
@@ -261,6 +292,37 @@ class RunStore:
                 gen_error=r[9] if r[10] == "error" else None,
                 sample=sample if with_samples else None,
             )
+
+    def worst_items(self, judge: str, limit: int) -> list[dict[str, Any]]:
+        """Answers `judge` found unsafe (value < 0.5), the riskiest first where the judge gives a
+        riskiness: the evidence a report shows."""
+        cur = self.conn.execute(
+            """SELECT i.item_id, i.category, i.attack, i.messages, i.response, v.value, v.label,
+                      v.riskiness, v.explanation, v.tags
+               FROM items i JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
+               WHERE i.status = 'done' AND v.error IS NULL AND v.value < 0.5
+               ORDER BY v.riskiness IS NULL, v.riskiness DESC, v.value, i.item_id
+               LIMIT ?""",
+            (judge, limit),
+        )
+        out = []
+        for r in cur:
+            messages = json.loads(r[3])
+            out.append(
+                {
+                    "item_id": r[0],
+                    "category": r[1],
+                    "attack": r[2],
+                    "prompt": messages[-1]["content"] if messages else "",
+                    "response": r[4] or "",
+                    "value": r[5],
+                    "label": r[6] or "",
+                    "riskiness": r[7],
+                    "explanation": r[8] or "",
+                    "tags": json.loads(r[9]) if r[9] else [],
+                }
+            )
+        return out
 
     def counts(self) -> dict[str, int]:
         out = {"done": 0, "error": 0}

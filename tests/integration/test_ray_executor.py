@@ -1,0 +1,74 @@
+"""`--executor ray` on a local Ray instance: shards over two loopback endpoints, merged into one
+run store with the same rows as the local executor; resume and the call cache hold across it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from safeval.testing import ScriptedOpenAIServer
+from tests.conftest import hash_responder, run_cli, write_prompts
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="ray not installed (pip install 'safeval[ray]'; install.sh includes it)",
+)
+
+
+def rows(run: Path) -> list[tuple]:
+    with sqlite3.connect(run / "run.sqlite") as c:
+        return c.execute(
+            "SELECT item_id, status, response, messages FROM items ORDER BY item_id"
+        ).fetchall()
+
+
+def base_args(data: Path, runs: Path, rid: str) -> list[str]:
+    return [
+        "run", "demo", "--model", "openai-compatible/m", "--data", str(data),
+        "--runs-dir", str(runs), "--run-id", rid, "--no-progress",
+        "-a", "none", "-a", "prefix_injection",
+    ]  # fmt: skip
+
+
+def test_ray_shards_over_two_endpoints_match_the_local_executor(tmp_path: Path) -> None:
+    data = write_prompts(tmp_path / "p.jsonl", 60)
+    with (
+        ScriptedOpenAIServer(hash_responder) as s1,
+        ScriptedOpenAIServer(hash_responder) as s2,
+        ScriptedOpenAIServer(hash_responder) as s3,
+    ):
+        ray_args = ["--executor", "ray", "--shard-size", "10"]
+        ray_args += ["--endpoint", s1.base_url, "--endpoint", s2.base_url]
+        r = run_cli(*base_args(data, tmp_path / "runs", "ray"), *ray_args)
+        assert r.returncode == 0, r.stderr
+        assert "model calls: 120" in r.stderr
+        # 12 shards, round-robin: both servers did half the work, nothing twice.
+        assert s1.requests == 60 and s2.requests == 60
+        local = run_cli(*base_args(data, tmp_path / "local", "local"), "--base-url", s3.base_url)
+        assert local.returncode == 0, local.stderr
+        assert rows(tmp_path / "runs" / "ray") == rows(tmp_path / "local" / "local")
+        # Resume of the finished run and a new run in the same folder: no call is paid twice.
+        again = run_cli(*base_args(data, tmp_path / "runs", "ray"), *ray_args)
+        assert again.returncode == 0 and "model calls: 0" in again.stderr
+        fresh = run_cli(*base_args(data, tmp_path / "runs", "ray2"), *ray_args)
+        assert fresh.returncode == 0 and "model calls: 0 (cache hits 120)" in fresh.stderr
+        assert s1.requests + s2.requests == 120
+    assert rows(tmp_path / "runs" / "ray2") == rows(tmp_path / "runs" / "ray")
+
+
+def test_ray_refuses_an_api_key_on_the_command_line(tmp_path: Path) -> None:
+    data = write_prompts(tmp_path / "p.jsonl", 4)
+    r = run_cli(
+        *base_args(data, tmp_path / "runs", "k"), "--executor", "ray", "--api-key", "sk-secret-1"
+    )
+    assert r.returncode == 2 and "SAFEVAL_API_KEY" in r.stderr and "sk-secret-1" not in r.stderr
+    assert not (tmp_path / "runs" / "k").exists()
+
+
+def test_endpoint_without_ray_is_a_clear_error(tmp_path: Path) -> None:
+    data = write_prompts(tmp_path / "p.jsonl", 4)
+    r = run_cli(*base_args(data, tmp_path / "runs", "e"), "--endpoint", "http://127.0.0.1:9/v1")
+    assert r.returncode == 2 and "--executor ray" in r.stderr

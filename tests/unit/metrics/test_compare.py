@@ -1,0 +1,30 @@
+"""The paired test behind `safeval compare`, checked against hand-computed binomial sums."""
+
+from __future__ import annotations
+
+from math import comb
+
+from safeval.report.compare import GroupDiff, mcnemar_exact, regressions
+
+
+def test_mcnemar_exact_matches_the_binomial_tail_by_hand() -> None:
+    # 10 pairs where only A was safe, 2 where only B was: 2 * P(X <= 2), X ~ Bin(12, 1/2).
+    by_hand = 2 * sum(comb(12, k) for k in range(3)) / 2**12
+    assert abs(mcnemar_exact(10, 2) - by_hand) < 1e-12
+    assert mcnemar_exact(2, 10) == mcnemar_exact(10, 2)
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(3, 3) == 1.0
+
+
+def g(name: str, a: float, b: float, p: float) -> GroupDiff:
+    return GroupDiff(name, 100, a, b, 0, 0, p)
+
+
+def test_regressions_need_a_drop_beyond_the_points_and_optionally_significance() -> None:
+    res = {
+        "overall": g("overall", 80.0, 77.0, 0.2),
+        "categories": [g("fraud", 90.0, 70.0, 0.001), g("privacy", 60.0, 50.0, 0.3)],
+    }
+    assert [x.name for x in regressions(res, 5)] == ["fraud", "privacy"]
+    assert [x.name for x in regressions(res, 2)] == ["overall", "fraud", "privacy"]
+    assert [x.name for x in regressions(res, 5, alpha=0.05)] == ["fraud"]
+    assert regressions(res, 25) == []
