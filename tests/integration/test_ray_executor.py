@@ -4,6 +4,7 @@ run store with the same rows as the local executor; resume and the call cache ho
 from __future__ import annotations
 
 import importlib.util
+import json
 import sqlite3
 from pathlib import Path
 
@@ -72,3 +73,15 @@ def test_endpoint_without_ray_is_a_clear_error(tmp_path: Path) -> None:
     data = write_prompts(tmp_path / "p.jsonl", 4)
     r = run_cli(*base_args(data, tmp_path / "runs", "e"), "--endpoint", "http://127.0.0.1:9/v1")
     assert r.returncode == 2 and "--executor ray" in r.stderr
+
+
+def test_a_failed_shard_leaves_error_rows_not_verdicts(tmp_path: Path) -> None:
+    data = write_prompts(tmp_path / "p.jsonl", 6)
+    args = ["run", "demo", "--model", "hf/./no-such-checkpoint", "--data", str(data)]
+    args += ["--runs-dir", str(tmp_path / "runs"), "--run-id", "f", "--no-progress"]
+    r = run_cli(*args, "--executor", "ray", "--shard-size", "3")
+    assert r.returncode == 0, r.stderr
+    assert "shard failed" in r.stderr and "Traceback" not in r.stderr
+    summary = json.loads((tmp_path / "runs" / "f" / "summary.json").read_text())
+    assert summary["n_done"] == 0 and summary["n_generation_errors"] == 6
+    assert summary["scores"]["n_judged"] == 0

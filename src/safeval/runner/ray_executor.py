@@ -219,17 +219,46 @@ async def ray_generate_stage(
         stage.stats.skipped += n
         on_item(n)
 
+    done = store.done_ids()
+    batches: dict[Any, list[Unit]] = {}
+
+    def fail_shard(batch: list[Unit], message: str) -> None:
+        """A shard that died (worker lost, model failed to load) leaves error rows for its
+        items, to be retried on resume; never verdicts."""
+        rows = [
+            (iid, u.sample, t, u.sample.first_messages(), None, Generation(error=message))
+            for u in batch
+            for t in range(u.sample.n_turns)
+            if (iid := item_id(u.base_id, u.attack_name, t)) not in done
+        ]
+        store.put_items(rows)
+        stage.stats.errors += len(rows)
+        if len(stage.stats.error_examples) < 5:
+            stage.stats.error_examples.append(message)
+        on_item(len(rows))
+
+    async def settle_one(pending: list[Any]) -> list[Any]:
+        ready, rest = await asyncio.to_thread(ray.wait, pending, num_returns=1)
+        batch = batches.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except Exception as e:  # RayTaskError and friends: the whole shard failed
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            fail_shard(batch, f"shard failed: {first[:300]}")
+        else:
+            collect(result)
+        return rest
+
     pending: list[Any] = []
     try:
-        done = store.done_ids()
         for n, batch in enumerate(shards(units, done, cfg.shard_size, skipped)):
-            pending.append(task.remote(spec(n, batch), actor))
+            ref = task.remote(spec(n, batch), actor)
+            batches[ref] = batch
+            pending.append(ref)
             while len(pending) >= capacity:
-                ready, pending = await asyncio.to_thread(ray.wait, pending, num_returns=1)
-                collect(ray.get(ready[0]))
+                pending = await settle_one(pending)
         while pending:
-            ready, pending = await asyncio.to_thread(ray.wait, pending, num_returns=1)
-            collect(ray.get(ready[0]))
+            pending = await settle_one(pending)
         ray.get(actor.flush.remote())
     finally:
         for ref in pending:
