@@ -16,20 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from safeval.benchmarks.seval import ATTACK_CATEGORIES  # the 10 S-Eval instruction attacks
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared/data/s_eval/S-Eval_base_risk_en_full.jsonl.zip"
-ATTACKS = [
-    "positive_induction",
-    "reverse_induction",
-    "code_injection",
-    "instruction_jailbreak",
-    "goal_hijacking",
-    "instruction_encryption",
-    "deepinception",
-    "in_context_attack",
-    "chain_of_utterances",
-    "compositional_instructions",
-]
 
 
 def main() -> None:
@@ -42,7 +32,7 @@ def main() -> None:
         cmd = [sys.executable, "-m", "safeval", "run", "seval", "--data", str(args.data)]
         cmd += ["--model", "scripted/mixed", "--judge", "rules", "--concurrency", "64"]
         cmd += ["--no-progress", "--runs-dir", d, "--run-id", "scale"]
-        for a in ATTACKS:
+        for a in ATTACK_CATEGORIES:
             cmd += ["-a", a]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
