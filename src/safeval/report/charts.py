@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -78,11 +79,11 @@ def attack_heatmap(view: RunView) -> str | None:
 
 def leaderboard_chart(views: list[RunView]) -> str | None:
     """Overall score per run with its 95% interval, best first."""
-    rows = [
-        (v.label, v.scores.get("overall"), (v.scores.get("ci95") or {}).get("overall"))
+    rows: list[tuple[str, float, Any]] = [
+        (v.label, float(v.scores["overall"]), (v.scores.get("ci95") or {}).get("overall"))
         for v in views
+        if v.scores.get("overall") is not None
     ]
-    rows = [r for r in rows if r[1] is not None]
     if not rows:
         return None
     rows.sort(key=lambda r: r[1])

@@ -225,8 +225,9 @@ async def ray_generate_stage(
     def fail_shard(batch: list[Unit], message: str) -> None:
         """A shard that died (worker lost, model failed to load) leaves error rows for its
         items, to be retried on resume; never verdicts."""
+        no_key: str | None = None
         rows = [
-            (iid, u.sample, t, u.sample.first_messages(), None, Generation(error=message))
+            (iid, u.sample, t, u.sample.first_messages(), no_key, Generation(error=message))
             for u in batch
             for t in range(u.sample.n_turns)
             if (iid := item_id(u.base_id, u.attack_name, t)) not in done
