@@ -58,6 +58,26 @@ def write_prompts(path: Path, n: int, *, prefix: str = "p") -> Path:
     return path
 
 
+def run_args(
+    benchmark: str,
+    data: Path,
+    runs: Path,
+    *extra: str,
+    model: str = "scripted/refuse",
+    srv: ScriptedOpenAIServer | None = None,
+    run_id: str | None = None,
+) -> list[str]:
+    """`safeval run BENCHMARK` arguments: data, model (at `srv` when given), runs folder, no
+    progress bar, then `extra`."""
+    args = ["run", benchmark, "--data", str(data), "--model", model]
+    if srv is not None:
+        args += ["--base-url", srv.base_url]
+    args += ["--runs-dir", str(runs)]
+    if run_id is not None:
+        args += ["--run-id", run_id]
+    return [*args, "--no-progress", *extra]
+
+
 def safeval_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "safeval", *args]
 

@@ -13,7 +13,7 @@ from safeval.benchmarks.alert import ADVERSARIAL, load_alert
 from safeval.taxonomy import load_taxonomy
 from safeval.testing import ScriptedOpenAIServer
 from safeval.types import Sample
-from tests.conftest import hash_responder, run_cli
+from tests.conftest import hash_responder, run_args, run_cli
 
 MICRO = [n.key for n in load_taxonomy("alert").leaves()]
 
@@ -59,17 +59,7 @@ def test_strategies_are_reproducible_and_change_the_prompt(name: str) -> None:
 def test_bad_category_names_the_line_and_suggests(tmp_path: Path) -> None:
     f = tmp_path / "bad.jsonl"
     f.write_text(json.dumps({"id": 1, "prompt": "x", "category": "sex_harassment"}) + "\n")
-    r = run_cli(
-        "run",
-        "alert",
-        "--data",
-        str(f),
-        "--model",
-        "scripted/refuse",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--no-progress",
-    )
+    r = run_cli(*run_args("alert", f, tmp_path / "runs"))
     assert r.returncode == 2 and f"{f}:1: field 'category'" in r.stderr
     assert "did you mean 'sex_harrasment'" in r.stderr
 

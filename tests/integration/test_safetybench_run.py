@@ -12,7 +12,7 @@ import pytest
 
 from safeval.benchmarks.safetybench import build_prompt
 from safeval.testing import ScriptedOpenAIServer
-from tests.conftest import run_cli
+from tests.conftest import run_args, run_cli
 
 
 def reference_accuracy(preds: dict[str, int], answers: dict) -> dict[str, float]:
@@ -24,23 +24,11 @@ def reference_accuracy(preds: dict[str, int], answers: dict) -> dict[str, float]
 
 def run(srv: ScriptedOpenAIServer, tmp: Path, data: Path, rid: str, *extra: str):  # type: ignore[no-untyped-def]
     return run_cli(
-        "run",
-        "safetybench",
-        "--data",
-        str(data),
-        "--model",
-        "openai-compatible/scripted",
-        "--base-url",
-        srv.base_url,
-        "--runs-dir",
-        str(tmp),
-        "--run-id",
-        rid,
-        "--concurrency",
-        "16",
-        "--no-progress",
-        *extra,
-    )
+        *run_args(
+            "safetybench", data, tmp, "--concurrency", "16", *extra,
+            model="openai-compatible/scripted", srv=srv, run_id=rid,
+        )
+    )  # fmt: skip
 
 
 def plan_for(prompt: str) -> int:

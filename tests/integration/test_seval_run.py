@@ -11,7 +11,7 @@ import pytest
 
 from safeval.benchmarks.seval import ATTACK_CATEGORIES, load_seval
 from safeval.testing import ScriptedOpenAIServer
-from tests.conftest import hash_responder, run_cli
+from tests.conftest import hash_responder, run_args, run_cli
 
 SIZES = {"small": 1000, "medium": 3000, "large": 5000, "full": 10000}
 RISKS = {
@@ -39,23 +39,11 @@ def test_every_released_file_loads(shared_data: Path, lang: str) -> None:
 
 def seval_run(srv: ScriptedOpenAIServer, tmp: Path, data: Path, rid: str, *extra: str):  # type: ignore[no-untyped-def]
     return run_cli(
-        "run",
-        "seval",
-        "--data",
-        str(data),
-        "--model",
-        "openai-compatible/s",
-        "--base-url",
-        srv.base_url,
-        "--runs-dir",
-        str(tmp),
-        "--run-id",
-        rid,
-        "--concurrency",
-        "16",
-        "--no-progress",
-        *extra,
-    )
+        *run_args(
+            "seval", data, tmp, "--concurrency", "16", *extra,
+            model="openai-compatible/s", srv=srv, run_id=rid,
+        )
+    )  # fmt: skip
 
 
 def test_attack_file_run_reports_every_attack_and_risk_dimension(
@@ -178,17 +166,7 @@ GOOD = json.dumps(
 )
 def test_bad_seval_files(tmp_path: Path, lines: list[str], message: str) -> None:
     f = _zip(tmp_path, lines)
-    r = run_cli(
-        "run",
-        "seval",
-        "--data",
-        str(f),
-        "--model",
-        "scripted/refuse",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--no-progress",
-    )
+    r = run_cli(*run_args("seval", f, tmp_path / "runs"))
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -196,15 +174,5 @@ def test_bad_seval_files(tmp_path: Path, lines: list[str], message: str) -> None
 def test_not_a_zip(tmp_path: Path) -> None:
     f = tmp_path / "S-Eval_fake.jsonl.zip"
     f.write_bytes(b"PK\x03\x04 this is not really a zip")
-    r = run_cli(
-        "run",
-        "seval",
-        "--data",
-        str(f),
-        "--model",
-        "scripted/refuse",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--no-progress",
-    )
+    r = run_cli(*run_args("seval", f, tmp_path / "runs"))
     assert r.returncode == 2 and "not a valid zip file" in r.stderr
