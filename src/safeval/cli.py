@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -918,4 +919,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: errors meant for people become one line and a non-zero exit."""
     from safeval.cli_errors import run_main
 
-    run_main(typer.main.get_command(app), argv if argv is not None else sys.argv[1:], err)
+    if argv is not None:  # called in-process (tests): the caller's process goes on
+        run_main(typer.main.get_command(app), argv, err)
+        return
+    try:
+        run_main(typer.main.get_command(app), sys.argv[1:], err)
+    finally:
+        # The process ends here: spare the interpreter's last garbage collections over every
+        # object the imports made (about 0.1 s); files and connections are closed already.
+        gc.freeze()
