@@ -15,6 +15,10 @@ With two or more `--judge`s (`default` is the benchmark's own), their runs alter
 repeat, and the ratio of each judge's median wall time to the last one's is printed (target 2:
 what judging with the default judge adds, against the cheap `rules` judge). The load average at
 the start and the end is printed too: the machine may be shared.
+
+`--bare` adds, for reference, a bare aiohttp client in its own process (no safeval: the same
+requests, 64 at a time, answers read and parsed, nothing stored or judged), timed the same way:
+what this endpoint and this machine allow a Python client at all.
 """
 
 from __future__ import annotations
@@ -77,12 +81,47 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def bare_client(url: str, data: Path) -> None:
+    """The reference client (run in a child process by `--bare`)."""
+    import asyncio
+
+    import aiohttp
+
+    prompts = [json.loads(x)["prompt"] for x in data.read_text(encoding="utf-8").splitlines()]
+
+    async def go() -> None:
+        todo = iter(prompts)
+        conn = aiohttp.TCPConnector(limit=CONCURRENCY)
+        async with aiohttp.ClientSession(connector=conn) as session:
+
+            async def worker() -> None:
+                for p in todo:
+                    body = {"model": "bench", "messages": [{"role": "user", "content": p}],
+                            "temperature": 0.0, "max_tokens": 128}  # fmt: skip
+                    async with session.post(f"{url}/chat/completions", json=body) as r:
+                        json.loads(await r.read())["choices"][0]["message"]["content"]
+
+            await asyncio.gather(*[worker() for _ in range(CONCURRENCY)])
+
+    asyncio.run(go())
+
+
+def time_bare(data: Path, url: str) -> float:
+    cmd = [sys.executable, __file__, "--bare-client", url, str(data)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--bare-client"]:
+        return bare_client(sys.argv[2], Path(sys.argv[3]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--judge", action="append", default=None,
                     help="repeatable; default: the benchmark's default judge")  # fmt: skip
+    ap.add_argument("--bare", action="store_true", help="also time a bare aiohttp client")
     args = ap.parse_args()
     judges: list[str] = args.judge or ["default"]
     proc, url = start_server()
@@ -96,7 +135,10 @@ def main() -> None:
                 data = seval_prompts(Path(d) / "p.jsonl", n)
                 walls: dict[str, list[float]] = {j: [] for j in judges}
                 names: dict[str, str] = {}
+                bare: list[float] = []
                 for i in range(args.repeats):
+                    if args.bare:
+                        bare.append(time_bare(data, url))
                     for j in judges:
                         runs = Path(d) / f"runs-{j}-{i}"
                         wall, summary = time_command(data, url, runs, j)
@@ -104,6 +146,11 @@ def main() -> None:
                         walls[j].append(wall)
                         names[j] = summary["judge"]
                 floor = n * LATENCY / CONCURRENCY
+                if bare:
+                    med = statistics.median(bare)
+                    print(f"| {n:,} | bare aiohttp client, no safeval | {med:.2f} s "
+                          f"({min(bare):.2f}-{max(bare):.2f}) | {floor:.3f} s | "
+                          f"{med / floor:.2f}x |", flush=True)  # fmt: skip
                 for j in judges:
                     w = walls[j]
                     med = statistics.median(w)

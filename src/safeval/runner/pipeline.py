@@ -6,9 +6,10 @@ filling memory), and a judge that stops, by failure or otherwise, never leaves g
 blocked on a full queue: its error surfaces when the run collects it.
 
 Answers reach the judge in bursts (up to `GATHER_ITEMS`, or what came in `GATHER_SECONDS`): a
-judge that scores what it is given at once as one batch (the embedded judge) then scores dozens
-per batch instead of two or three, at a fraction of the CPU per answer, and so holds the event
-loop, which the requests in flight share, for less."""
+judge that scores what it is given at once as one batch (the embedded judge) then scores about
+16 per batch instead of one or two, at a third of the CPU per answer, and so holds the event
+loop, which the requests in flight share, for less. Bigger bursts (64) cost less CPU still but
+stalled the loop long enough at a time to slow the requests down."""
 
 from __future__ import annotations
 
