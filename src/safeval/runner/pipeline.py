@@ -96,7 +96,7 @@ class JudgeAlongside:
                     await put
                 return
         self.handed += 1
-        if self._queue.qsize() >= GATHER_ITEMS:
+        if self._queue.qsize() >= GATHER_ITEMS - 1:  # with the one `_answers` holds
             self._burst.set()
 
     async def __aexit__(self, et: object, e: object, tb: object) -> None:
