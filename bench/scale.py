@@ -1,8 +1,9 @@
 """Scale benchmark (issue 8, target 5): a 100,000-prompt plan (S-Eval full English base set x
-the 10 attacks) streamed through generate + judge (rules) + store with an instant scripted
-model, in a child process whose peak RSS is read back from the kernel (ru_maxrss).
+the 10 attacks) streamed through generate + judge (rules, or --judge) + store with an instant
+scripted model, in a child process whose peak RSS is read back from the kernel (ru_maxrss).
 
     .venv/bin/python bench/scale.py [--data ../shared/data/s_eval/S-Eval_base_risk_en_full.jsonl.zip]
+    .venv/bin/python bench/scale.py --judge embedded     # the benchmark's default judge
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ DEFAULT_DATA = ROOT.parent / "shared/data/s_eval/S-Eval_base_risk_en_full.jsonl.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--judge", default="rules")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"no data at {args.data}: pass --data (the S-Eval base set, .jsonl or .zip)")
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, "-m", "safeval", "run", "seval", "--data", str(args.data)]
-        cmd += ["--model", "scripted/mixed", "--judge", "rules", "--concurrency", "64"]
+        cmd += ["--model", "scripted/mixed", "--judge", args.judge, "--concurrency", "64"]
         cmd += ["--no-progress", "--runs-dir", d, "--run-id", "scale"]
         for a in ATTACK_CATEGORIES:
             cmd += ["-a", a]
@@ -45,6 +47,7 @@ def main() -> None:
             verdicts = c.execute("SELECT COUNT(*) FROM verdicts WHERE error IS NULL").fetchone()[0]
     print(
         f"| 5. scale, {items:,} items (S-Eval full en base x 10 attacks), {verdicts:,} verdicts "
+        f"({args.judge}) "
         f"| {wall:.1f} s | peak RSS {peak_mb:.0f} MB | {items / wall:,.0f} items/s |"
     )
 

@@ -3,18 +3,29 @@ latency-bound endpoint, as a ratio to the floor N x L / C, printed as Markdown r
 
     .venv/bin/python bench/whole_command.py                 # 2,000 and 20,000 prompts
     .venv/bin/python bench/whole_command.py --sizes 2000 --repeats 3 --judge rules
+    .venv/bin/python bench/whole_command.py --sizes 10000 --judge default --judge rules
 
 The endpoint is the loopback scripted server in its own process (as a real one would be),
 answering after L = 100 ms; the command runs as a child process, timed from its start to its
 exit: interpreter start-up, imports, reading the S-Eval zip, planning, generation, judging with
 the benchmark's default judge (or --judge), and the summary. Prompts are S-Eval base prompts
 (English and Chinese full sets, 10,000 each), the first N in file order.
+
+With two or more `--judge`s (`default` is the benchmark's own), their runs alternate within each
+repeat, and the ratio of each judge's median wall time to the last one's is printed (target 2:
+what judging with the default judge adds, against the cheap `rules` judge). The load average at
+the start and the end is printed too: the machine may be shared.
+
+`--bare` adds, for reference, a bare aiohttp client in its own process (no safeval: the same
+requests, 64 at a time, answers read and parsed, nothing stored or judged), timed the same way:
+what this endpoint and this machine allow a Python client at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,11 +62,11 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def time_command(data: Path, url: str, runs: Path, judge: str | None) -> tuple[float, dict]:
+def time_command(data: Path, url: str, runs: Path, judge: str) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "safeval", "run", "seval", "--data", str(data), "--model",
            "openai-compatible/bench", "--base-url", url, "--concurrency", str(CONCURRENCY),
            "--runs-dir", str(runs), "--run-id", "r", "--no-progress"]  # fmt: skip
-    if judge:
+    if judge != "default":
         cmd += ["--judge", judge]
     start = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -66,30 +77,93 @@ def time_command(data: Path, url: str, runs: Path, judge: str | None) -> tuple[f
     return wall, summary
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bare_client(url: str, data: Path) -> None:
+    """The reference client (run in a child process by `--bare`)."""
+    import asyncio
+
+    import aiohttp
+
+    prompts = [json.loads(x)["prompt"] for x in data.read_text(encoding="utf-8").splitlines()]
+
+    async def go() -> None:
+        todo = iter(prompts)
+        conn = aiohttp.TCPConnector(limit=CONCURRENCY)
+        async with aiohttp.ClientSession(connector=conn) as session:
+
+            async def worker() -> None:
+                for p in todo:
+                    body = {"model": "bench", "messages": [{"role": "user", "content": p}],
+                            "temperature": 0.0, "max_tokens": 128}  # fmt: skip
+                    async with session.post(f"{url}/chat/completions", json=body) as r:
+                        json.loads(await r.read())["choices"][0]["message"]["content"]
+
+            await asyncio.gather(*[worker() for _ in range(CONCURRENCY)])
+
+    asyncio.run(go())
+
+
+def time_bare(data: Path, url: str) -> float:
+    cmd = [sys.executable, __file__, "--bare-client", url, str(data)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--bare-client"]:
+        return bare_client(sys.argv[2], Path(sys.argv[3]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--judge", default=None, help="default: the benchmark's default judge")
+    ap.add_argument("--judge", action="append", default=None,
+                    help="repeatable; default: the benchmark's default judge")  # fmt: skip
+    ap.add_argument("--bare", action="store_true", help="also time a bare aiohttp client")
     args = ap.parse_args()
+    judges: list[str] = args.judge or ["default"]
     proc, url = start_server()
+    ratios: list[str] = []
     try:
+        print(f"load average (1, 5, 15 min) at start: {load()}")
         print("| prompts | judge | wall (median, range) | floor N*L/C | ratio |")
         print("|---|---|---|---|---|")
         for n in args.sizes:
             with tempfile.TemporaryDirectory() as d:
                 data = seval_prompts(Path(d) / "p.jsonl", n)
-                walls = []
-                judge = ""
+                walls: dict[str, list[float]] = {j: [] for j in judges}
+                names: dict[str, str] = {}
+                bare: list[float] = []
                 for i in range(args.repeats):
-                    wall, summary = time_command(data, url, Path(d) / f"runs{i}", args.judge)
-                    assert summary["n_done"] == n, summary["n_done"]
-                    walls.append(wall)
-                    judge = summary["judge"]
+                    if args.bare:
+                        bare.append(time_bare(data, url))
+                    for j in judges:
+                        runs = Path(d) / f"runs-{j}-{i}"
+                        wall, summary = time_command(data, url, runs, j)
+                        assert summary["n_done"] == n, summary["n_done"]
+                        walls[j].append(wall)
+                        names[j] = summary["judge"]
                 floor = n * LATENCY / CONCURRENCY
-                med = statistics.median(walls)
-                print(f"| {n:,} | {judge} | {med:.2f} s ({min(walls):.2f}-{max(walls):.2f}) | "
-                      f"{floor:.3f} s | {med / floor:.2f}x |", flush=True)  # fmt: skip
+                if bare:
+                    med = statistics.median(bare)
+                    print(f"| {n:,} | bare aiohttp client, no safeval | {med:.2f} s "
+                          f"({min(bare):.2f}-{max(bare):.2f}) | {floor:.3f} s | "
+                          f"{med / floor:.2f}x |", flush=True)  # fmt: skip
+                for j in judges:
+                    w = walls[j]
+                    med = statistics.median(w)
+                    print(f"| {n:,} | {names[j]} | {med:.2f} s ({min(w):.2f}-{max(w):.2f}) | "
+                          f"{floor:.3f} s | {med / floor:.2f}x |", flush=True)  # fmt: skip
+                base = statistics.median(walls[judges[-1]])
+                for j in judges[:-1]:
+                    r = statistics.median(walls[j]) / base
+                    ratios.append(f"| {n:,} | {names[j]} | {names[judges[-1]]} | {r:.3f}x |")
+        if ratios:
+            print("\n| prompts | judge | against | wall ratio (medians) |\n|---|---|---|---|")
+            print("\n".join(ratios))
+        print(f"load average (1, 5, 15 min) at end: {load()}")
     finally:
         proc.terminate()
         proc.wait()
