@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,11 @@ from safeval.judges.embedded.data import (
 from safeval.judges.embedded.features import (
     BLOCKS,
     CATEGORY_BITS,
+    STRUCTURE,
     category_features,
     featurize,
     n_features,
+    structure,
 )
 
 FORMAT_VERSION = 1
@@ -34,16 +36,21 @@ FORMAT_VERSION = 1
 SOURCE_CAP = 3000.0
 C_HARM = 16.0
 C_REFUSAL = 2.0
+FOLDS = 4
+#: Hidden units of the harm stacker.
+STACK_HIDDEN = 16
 WEAK_REFUSAL_SOURCES = ("gptfuzz", "jbb_llama3", "llm_self_defense")
 
 
 @dataclass
 class Head:
-    """A logistic head: weights, bias and the Platt map from its score to a probability."""
+    """A logistic head: weights, bias and the Platt map from its score to a probability; `folds`
+    are the models fitted without each fold (for out-of-fold scores; not shipped)."""
 
     w: np.ndarray
     b: float
     platt: tuple[float, float]
+    folds: list[tuple[np.ndarray, float]] = field(default_factory=list)
 
 
 def _weights(rows: list[Example]) -> np.ndarray:
@@ -51,6 +58,11 @@ def _weights(rows: list[Example]) -> np.ndarray:
     for r in rows:
         counts[r.source] = counts.get(r.source, 0) + 1
     return np.array([min(1.0, SOURCE_CAP / counts[r.source]) for r in rows])
+
+
+def fold_of(row: Example) -> int:
+    """The cross-validation fold of a row's group (source and question stay together)."""
+    return int(hashlib.sha256(f"{row.source}:{row.group}".encode()).hexdigest()[:8], 16) % FOLDS
 
 
 def harm_rows(train: list[Example]) -> list[Example]:
@@ -108,24 +120,52 @@ def _fit(x: Any, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, fl
     return m.coef_.ravel().astype(np.float32), float(m.intercept_[0])
 
 
-def fit_head(x: Any, y: np.ndarray, w: np.ndarray, groups: list[str], c: float) -> Head:
-    """Fit on all rows; calibrate with Platt scaling on out-of-fold scores, folds by group."""
+def fit_head(x: Any, y: np.ndarray, w: np.ndarray, folds: np.ndarray, c: float) -> Head:
+    """Fit on all rows; calibrate with Platt scaling on out-of-fold scores (folds by group)."""
     from sklearn.linear_model import LogisticRegression
 
-    uniq = sorted(set(groups))
-    fold_of = {g: int(hashlib.sha256(g.encode()).hexdigest()[:8], 16) % 4 for g in uniq}
-    folds = np.array([fold_of[g] for g in groups])
     oof = np.zeros(len(y))
-    for k in range(4):
+    fold_models = []
+    for k in range(FOLDS):
         tr, te = folds != k, folds == k
         wk, bk = _fit(x[tr], y[tr], w[tr], c)
         oof[te] = x[te] @ wk + bk
+        fold_models.append((wk, bk))
     platt = LogisticRegression(C=1e4, solver="lbfgs")
     platt.fit(oof.reshape(-1, 1), y, sample_weight=w)
     coef, bias = _fit(x, y, w, c)
     # float16 storage: round now so the calibration sees what ships.
     coef = coef.astype(np.float16).astype(np.float32)
-    return Head(coef, bias, (float(platt.coef_[0, 0]), float(platt.intercept_[0])))
+    return Head(coef, bias, (float(platt.coef_[0, 0]), float(platt.intercept_[0])), fold_models)
+
+
+def fit_stacker(
+    rows: list[Example], x: Any, folds: np.ndarray, heads: dict[str, Head]
+) -> dict[str, np.ndarray]:
+    """The harm stacker: a small network over the out-of-fold scores of both heads and the
+    answers' shape (`features.structure`), trained on the harm rows. It learns what a sum of
+    n-gram weights cannot: a harmful request AND an answer that complies, whatever its style."""
+    from sklearn.neural_network import MLPClassifier
+
+    oof = np.zeros((len(rows), 2))
+    for k in range(FOLDS):
+        te = folds == k
+        for j, head in enumerate(("harm", "refusal")):
+            wk, bk = heads[head].folds[k]
+            oof[te, j] = x[te] @ wk + bk
+    z = np.column_stack([oof, structure([r.prompt for r in rows], [r.response for r in rows])])
+    y = np.array([int(r.harm or 0) for r in rows])
+    mean, scale = z.mean(axis=0), z.std(axis=0) + 1e-9
+    net = MLPClassifier((STACK_HIDDEN,), alpha=1e-3, max_iter=500, random_state=0)
+    net.fit((z - mean) / scale, y)
+    return {
+        "stack_mean": mean,
+        "stack_scale": scale,
+        "stack_w1": net.coefs_[0],
+        "stack_b1": net.intercepts_[0],
+        "stack_w2": net.coefs_[1],
+        "stack_b2": net.intercepts_[1],
+    }
 
 
 def train(
@@ -135,8 +175,9 @@ def train(
     only: tuple[str, ...] = ("harm", "refusal"),
     max_rows: int | None = None,
 ) -> tuple[dict[str, Head], dict[str, Any]]:
-    """The harm and refusal heads trained on the train splits of the shippable sources
-    (`max_rows`: at most that many train rows per source, for quick checks)."""
+    """The harm and refusal heads (and, when both are trained, the harm stacker, in
+    `info["stack"]`) trained on the train splits of the shippable sources (`max_rows`: at most
+    that many train rows per source, for quick checks)."""
     names = sources or list(SHIPPABLE)
     bad = [s for s in names if s not in SHIPPABLE]
     if bad:
@@ -150,6 +191,8 @@ def train(
         train_rows += rows[:max_rows] if max_rows else rows
     heads: dict[str, Head] = {}
     info: dict[str, Any] = {"sources": {}, "rows": {}}
+    harm_x: Any = None
+    harm_data: list[Example] = []
     for head, rows_fn, c, label in (
         ("harm", harm_rows, C_HARM, "harm"),
         ("refusal", refusal_rows, C_REFUSAL, "refusal"),
@@ -163,12 +206,18 @@ def train(
             from safeval.errors import ConfigError
 
             raise ConfigError(f"the {head} head needs both labels; add training sources")
-        heads[head] = fit_head(x, y, _weights(rows), [f"{r.source}:{r.group}" for r in rows], c)
+        heads[head] = fit_head(x, y, _weights(rows), np.array([fold_of(r) for r in rows]), c)
+        if head == "harm":
+            harm_x, harm_data = x, rows
         info["rows"][head] = len(rows)
         for r in rows:
             info["sources"].setdefault(r.source, {}).setdefault(head, 0)
             info["sources"][r.source][head] += 1
         log(f"{head}: {len(rows)} rows, {time.perf_counter() - t0:.0f}s")
+    if "harm" in heads and "refusal" in heads:
+        folds = np.array([fold_of(r) for r in harm_data])
+        info["stack"] = fit_stacker(harm_data, harm_x, folds, heads)
+        log(f"stacker: {len(harm_data)} rows, {time.perf_counter() - t0:.0f}s")
     return heads, info
 
 
@@ -205,6 +254,8 @@ def save(
     if category is not None:
         arrays["cat_w"], arrays["cat_b"] = category[0], category[1]
         arrays["cat_names"] = np.array(category[2], dtype=str)
+    for key, arr in info.get("stack", {}).items():
+        arrays[key] = np.asarray(arr, dtype=np.float32)
     for name, h in heads.items():
         arrays[f"{name}_w"] = h.w.astype(np.float16)
         arrays[f"{name}_b"] = np.array([h.b], dtype=np.float32)
@@ -219,9 +270,12 @@ def save(
         "format_version": FORMAT_VERSION,
         "n_features": n_features(),
         "feature_blocks": [list(b) for b in BLOCKS],
+        "structure_features": list(STRUCTURE),
         "weights_sha256": digest,
         "heads": {
-            "harm": "P(answer is harmful), Platt-calibrated on out-of-fold scores",
+            "harm": "P(answer is harmful): a 16-unit network over the harm and refusal heads' "
+            "out-of-fold scores and the answer's shape (features.STRUCTURE); the harm "
+            "head alone is Platt-calibrated on out-of-fold scores",
             "refusal": "P(answer declines the request), Platt-calibrated",
             "category": "JailbreakBench behaviour category of the request (10 classes, "
             "trained on its 200 behaviours; English)",
