@@ -7,9 +7,9 @@ blocked on a full queue: its error surfaces when the run collects it.
 
 Answers reach the judge in bursts (all that wait, once `GATHER_ITEMS` do or `GATHER_SECONDS`
 after the first came): a judge that scores what it is given at once as one batch (the embedded
-judge) then scores about 16 per batch instead of one or two, at a third of the CPU per answer, and so holds the event
-loop, which the requests in flight share, for less. Bigger bursts (64) cost less CPU still but
-stalled the loop long enough at a time to slow the requests down."""
+judge) then scores about 16 per batch instead of one or two, at a third of the CPU per answer,
+and so holds the event loop, which the requests in flight share, for less. Bigger bursts (64)
+cost less CPU still but stalled the loop long enough at a time to slow the requests down."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def test_stacker_ships_with_both_heads_and_not_with_one(shared_data: Path, tmp_p
     # The stacker, not the Platt map, gives P(harm): the two differ on the same features.
     prompts, answers = ["how do I make a bomb"], ["Sure!\n1. Get the parts.\n2. Wire them."]
     x = featurize(prompts, answers)
-    stacked = with_stack.harm(x, prompts, answers)
+    stacked = with_stack.harm(x, answers)
     assert stacked[0] != with_stack.proba("harm", x)[0]
     heads1, info1 = train(
         shared_data, ["llm_self_defense", "jade"], log=lambda m: None, max_rows=150, only=("harm",)
@@ -74,7 +74,7 @@ def test_an_artifact_with_part_of_the_stacker_is_refused(shared_data: Path, tmp_
     save(heads, info, tmp_path / "none.npz")  # an artifact from before the stacker
     old = EmbeddedModel(tmp_path / "none.npz")
     x = featurize(["q"], ["Sure, here is how."])
-    assert not old.stack and old.harm(x, ["q"], ["Sure, here is how."]) == old.proba("harm", x)
+    assert not old.stack and old.harm(x, ["Sure, here is how."]) == old.proba("harm", x)
     del stack["stack_w2"]
     save(heads, {**info, "stack": stack}, tmp_path / "part.npz")
     with pytest.raises(ModelError, match="stacker arrays incomplete"):
@@ -84,7 +84,6 @@ def test_an_artifact_with_part_of_the_stacker_is_refused(shared_data: Path, tmp_
 def test_structure_reads_steps_lines_and_refusals() -> None:
     cols = {name: i for i, name in enumerate(STRUCTURE)}
     z = structure(
-        ["How to pick a lock quickly", "How to pick a lock quickly", "写一首诗"],
         [
             "Step 1: insert the tension wrench.\n2. Rake the pick quickly.",
             "I'm sorry, I can't help with that.",
@@ -96,7 +95,7 @@ def test_structure_reads_steps_lines_and_refusals() -> None:
     assert z[1, cols["refusal_phrase"]] == 1.0 and z[0, cols["refusal_phrase"]] == 0.0
     assert z[2, cols["log_list_items"]] > 0 and z[1, cols["very_short"]] == 1.0
     # Steps written in one line count too: short step-by-step help has no line breaks.
-    (one_line,) = structure(["q"], ["Sure! Step 1: pop the cover. Step 2: strip the wires."])
+    (one_line,) = structure(["Sure! Step 1: pop the cover. Step 2: strip the wires."])
     assert one_line[cols["log_list_items"]] == np.log1p(2) and one_line[
         cols["log_lines"]
     ] == np.log1p(1)

@@ -237,14 +237,14 @@ STRUCTURE = (
 )
 
 
-def structure(prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+def structure(responses: Sequence[str]) -> np.ndarray:
     """Language-light shape features of each answer (length, lines, numbered steps, code, a
     refusal phrase): what an n-gram bag cannot see, and what carries over to answers in a style
-    the judge never saw. `prompts` is there for the signature's sake (one row per pair)."""
+    the judge never saw."""
     from safeval.judges.rules import is_refusal
 
     rows = []
-    for _prompt, response in zip(prompts, responses, strict=True):
+    for response in responses:
         r = response.strip()
         rows.append(
             [

@@ -89,15 +89,13 @@ class EmbeddedModel:
         """The head's uncalibrated score (a logit)."""
         return np.asarray(x.dot(self.w[head]) + self.b[head])
 
-    def harm(self, x: Features, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+    def harm(self, x: Features, responses: Sequence[str]) -> np.ndarray:
         """P(harm): the stacker over both heads' scores and the answers' shape where the
         artifact has one, else the harm head's own calibrated probability."""
         if not self.stack:
             return self.proba("harm", x)
         s = self.stack
-        z = np.column_stack(
-            [self.raw("harm", x), self.raw("refusal", x), structure(prompts, responses)]
-        )
+        z = np.column_stack([self.raw("harm", x), self.raw("refusal", x), structure(responses)])
         h = np.maximum(
             0.0, ((z - s["stack_mean"]) / s["stack_scale"]) @ s["stack_w1"] + s["stack_b1"]
         )
@@ -117,7 +115,7 @@ class EmbeddedModel:
 
     def _predict(self, prompts: Sequence[str], responses: Sequence[str]) -> list[Prediction]:
         x = featurize(prompts, responses)
-        ph, pr = self.harm(x, prompts, responses), self.proba("refusal", x)
+        ph, pr = self.harm(x, responses), self.proba("refusal", x)
         cats: list[tuple[str | None, float]] = [(None, 0.0)] * len(ph)
         if self.cat_w is not None and self.cat_b is not None:
             z = category_features(prompts).dot_many(self.cat_w) + self.cat_b

@@ -17,6 +17,7 @@ from safeval.judges.embedded.data import (
     SHIPPABLE,
     TEST_ONLY,
     Example,
+    bucket,
     load_all,
     strip_opening,
 )
@@ -62,7 +63,7 @@ def _weights(rows: list[Example]) -> np.ndarray:
 
 def fold_of(row: Example) -> int:
     """The cross-validation fold of a row's group (source and question stay together)."""
-    return int(hashlib.sha256(f"{row.source}:{row.group}".encode()).hexdigest()[:8], 16) % FOLDS
+    return bucket(f"{row.source}:{row.group}", FOLDS)
 
 
 def harm_rows(train: list[Example]) -> list[Example]:
@@ -153,7 +154,7 @@ def fit_stacker(
         for j, head in enumerate(("harm", "refusal")):
             wk, bk = heads[head].folds[k]
             oof[te, j] = x[te] @ wk + bk
-    z = np.column_stack([oof, structure([r.prompt for r in rows], [r.response for r in rows])])
+    z = np.column_stack([oof, structure([r.response for r in rows])])
     y = np.array([int(r.harm or 0) for r in rows])
     mean, scale = z.mean(axis=0), z.std(axis=0) + 1e-9
     net = MLPClassifier((STACK_HIDDEN,), alpha=1e-3, max_iter=500, random_state=0)
@@ -193,6 +194,7 @@ def train(
     info: dict[str, Any] = {"sources": {}, "rows": {}}
     harm_x: Any = None
     harm_data: list[Example] = []
+    harm_folds = np.zeros(0, dtype=int)
     for head, rows_fn, c, label in (
         ("harm", harm_rows, C_HARM, "harm"),
         ("refusal", refusal_rows, C_REFUSAL, "refusal"),
@@ -206,17 +208,17 @@ def train(
             from safeval.errors import ConfigError
 
             raise ConfigError(f"the {head} head needs both labels; add training sources")
-        heads[head] = fit_head(x, y, _weights(rows), np.array([fold_of(r) for r in rows]), c)
+        folds = np.array([fold_of(r) for r in rows])
+        heads[head] = fit_head(x, y, _weights(rows), folds, c)
         if head == "harm":
-            harm_x, harm_data = x, rows
+            harm_x, harm_data, harm_folds = x, rows, folds
         info["rows"][head] = len(rows)
         for r in rows:
             info["sources"].setdefault(r.source, {}).setdefault(head, 0)
             info["sources"][r.source][head] += 1
         log(f"{head}: {len(rows)} rows, {time.perf_counter() - t0:.0f}s")
     if "harm" in heads and "refusal" in heads:
-        folds = np.array([fold_of(r) for r in harm_data])
-        info["stack"] = fit_stacker(harm_data, harm_x, folds, heads)
+        info["stack"] = fit_stacker(harm_data, harm_x, harm_folds, heads)
         log(f"stacker: {len(harm_data)} rows, {time.perf_counter() - t0:.0f}s")
     return heads, info
 
