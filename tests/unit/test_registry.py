@@ -26,3 +26,34 @@ def test_registering_a_name_twice_is_an_error() -> None:
     reg.add("a", object())
     with pytest.raises(ConfigError, match="twice"):
         reg.add("a", object())
+
+
+class _EntryPoint:
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+
+def test_entry_points_are_read_only_for_a_name_not_built_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import safeval.registry as registry
+
+    scans: list[str] = []
+
+    def fake_entry_points(group: str) -> list[_EntryPoint]:
+        scans.append(group)
+        return [_EntryPoint("plugin", "os.path:join"), _EntryPoint("builtin", "os.path:split")]
+
+    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    reg: Registry[object] = Registry("thing", "safeval.test-group")
+    builtin = object()
+    reg.add("builtin", builtin)
+    assert reg.get("builtin") is builtin and "builtin" in reg
+    assert scans == []  # a built-in name needs no scan of installed distributions
+    import os.path
+
+    assert reg.get("plugin") is os.path.join
+    assert "plugin" in reg
+    assert reg.get("builtin") is builtin  # the built-in still wins over the entry point
+    assert scans == ["safeval.test-group"]  # scanned once
+    assert reg.names() == ["builtin", "plugin"]
