@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -162,6 +163,8 @@ def test_benchmark_aggregates_a_tiny_input_counting_failures_apart(name: str) ->
         bench.__dict__["answers"] = None  # no answers file: predictions only
     scores = bench.aggregate(rows)
     assert scores["n_gen_errors"] == 1 and scores["n_judge_errors"] == 1
+    if not bench.scores_read_samples:  # it is given rows without their sample: same scores
+        assert bench.aggregate([dataclasses.replace(r, sample=None) for r in rows]) == scores
     if name != "safetybench":
         assert scores["n_empty"] == 1
         assert scores["n"]["overall"] == 1 and scores["overall"] == 100.0

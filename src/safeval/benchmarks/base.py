@@ -37,6 +37,10 @@ class Benchmark(ABC):
     known_args: frozenset[str] = frozenset()
     #: The judge scales (see `Judge.scale`) whose values this benchmark can score.
     accepted_scales: frozenset[str] = frozenset({"binary"})
+    #: True where `outcomes` or `aggregate` read a row's whole `sample` (its target, metadata);
+    #: the others are given rows without it, since parsing every stored sample back was most
+    #: of the cost of a summary. A contract test holds the others to it.
+    scores_read_samples: bool = False
 
     def __init__(self, options: BenchmarkOptions) -> None:
         unknown = sorted(set(options.args) - self.known_args)

@@ -132,6 +132,7 @@ class SafetyBenchBenchmark(Benchmark):
     description = "SafetyBench multiple-choice safety questions, 7 categories, en/zh, 0/5-shot"
     default_judge = "mcq"
     accepted_scales = frozenset({"choice"})
+    scores_read_samples = True  # each question's target and index
     default_max_tokens = 64  # as the official generation script
     default_min_tokens = 2  # ditto (min_new_tokens=2): an answer is never empty
     known_args = frozenset({"shots", "fewshot", "mode", "answers", "unextracted"})

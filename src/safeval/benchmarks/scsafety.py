@@ -183,6 +183,7 @@ class SCSafetyBenchmark(Benchmark):
     default_judge = "scsafety"
     default_max_tokens = 256
     accepted_scales = frozenset({"points"})
+    scores_read_samples = True  # each conversation's ability
 
     def samples(self) -> Iterator[Sample]:
         path = self.options.data or BUILTIN

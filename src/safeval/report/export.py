@@ -76,7 +76,9 @@ def export_dpo(run_dirs: list[Path], out: Path, judge: str | None = None) -> dic
             if use is None or use not in store.judges():
                 raise ConfigError(f"{d} has no verdicts from judge '{use}'")
             bench = benchmark_of(meta)
-            for row in bench.outcomes(store.scored_rows(use, with_samples=True)):
+            for row in bench.outcomes(
+                store.scored_rows(use, with_samples=bench.scores_read_samples)
+            ):
                 if row.safe is None:
                     continue  # errors, empty answers, benign prompts: no safe/unsafe verdict
                 stored, response = store.conversation_of(row.item_id)

@@ -151,7 +151,9 @@ def run_outcomes(run_dir: Path, judge: str | None = None) -> tuple[dict[str, Any
     try:
         bench, use, n_total = _bench_and_judge(store, run_dir, judge)
         summary = summarize(store, bench, use, n_total)
-        outcomes = list(bench.outcomes(store.scored_rows(use, with_samples=True)))
+        outcomes = list(
+            bench.outcomes(store.scored_rows(use, with_samples=bench.scores_read_samples))
+        )
     finally:
         store.close()
     return summary, outcomes

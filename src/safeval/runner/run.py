@@ -146,7 +146,9 @@ def summarize(
     counts."""
     meta = store.meta()
     counts = store.counts()
-    scores = benchmark.aggregate(store.scored_rows(judge_name, with_samples=True))
+    scores = benchmark.aggregate(
+        store.scored_rows(judge_name, with_samples=benchmark.scores_read_samples)
+    )
     n_judge_errors = int(scores.get("n_judge_errors", 0))
     n_missing = max(0, n_total - counts.get("done", 0) - counts.get("error", 0))
     return {
@@ -379,12 +381,13 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
                             alongside.hand,
                         )
                     early = alongside.stats
-            with Bar(
-                f"judge ({judge_name})", store.count_to_judge(judge_name), cfg.progress
-            ) as bar:
-                judge_stats = await judge_stage(
-                    store, judge, cfg.concurrency, bar.advance, bar.error
-                )
+            to_judge = store.count_to_judge(judge_name)
+            judge_stats = StageStats()
+            if to_judge:  # nothing left when the judge alongside took every answer
+                with Bar(f"judge ({judge_name})", to_judge, cfg.progress) as bar:
+                    judge_stats = await judge_stage(
+                        store, judge, cfg.concurrency, bar.advance, bar.error
+                    )
             if early.done or early.errors:
                 judge_stats.done += early.done
                 judge_stats.errors += early.errors

@@ -62,6 +62,12 @@ DAMAGED_ADVICE = (
 )
 
 
+#: A stored sample's `harmful` from the JSON type SQLite reports for it; a sample stored without
+#: the field has the model's default (True), as parsing it would give.
+_HARMFUL: dict[str | None, bool | None] = {"true": True, "false": False, "null": None, None: True}
+_UNUSUAL = object()
+
+
 def item_id(sample_id: str, attack: str, turn: int) -> str:
     """The primary key of a stored item."""
     return f"{sample_id}|{attack}|{turn}"
@@ -291,31 +297,38 @@ class RunStore:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT judge FROM verdicts ORDER BY 1")]
 
     def scored_rows(self, judge: str, with_samples: bool = False) -> Iterator[ScoredRow]:
-        """Every item, with its verdict by `judge` where there is one."""
+        """Every item, with its verdict by `judge` where there is one. The sample's `harmful`
+        and `lang` are read in SQL; the whole sample is parsed only `with_samples` (that parse
+        was most of the cost of a 20,000-item summary)."""
         cur = self.conn.execute(
-            f"""SELECT i.item_id, i.sample_id, i.category, i.attack, i.turn, i.sample, v.value,
-                      v.label, v.error, i.error, i.status, {self._refused_col}, v.tags
+            f"""SELECT i.item_id, i.sample_id, i.category, i.attack, i.turn,
+                      i.sample, v.value, v.label, v.error,
+                      i.error, i.status, {self._refused_col}, v.tags,
+                      json_type(i.sample, '$.harmful'), json_extract(i.sample, '$.lang')
                FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
                ORDER BY i.item_id""",
             (judge,),
         )
         for r in cur:
-            sample = Sample.model_validate_json(r[5])
+            sample = Sample.model_validate_json(r[5]) if with_samples else None
+            harmful = _HARMFUL.get(r[13], _UNUSUAL)
+            if harmful is _UNUSUAL:  # not a JSON bool or null: as the sample's parse reads it
+                harmful = (sample or Sample.model_validate_json(r[5])).harmful
             yield ScoredRow(
                 item_id=r[0],
                 sample_id=r[1],
                 category=r[2],
                 attack=r[3],
                 turn=r[4],
-                harmful=sample.harmful,
+                harmful=harmful,  # type: ignore[arg-type]
                 value=r[6],
                 label=r[7] or "",
                 error=r[8],
                 gen_error=r[9] if r[10] == "error" else None,
-                sample=sample if with_samples else None,
+                sample=sample,
                 refused=None if r[11] is None else bool(r[11]),
-                tags=tuple(json.loads(r[12])) if r[12] else (),
-                lang=sample.lang,
+                tags=tuple(json.loads(r[12])) if r[12] and r[12] != "[]" else (),
+                lang=r[14],
             )
 
     def worst_items(self, judge: str, limit: int) -> list[dict[str, Any]]:

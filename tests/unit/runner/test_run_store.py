@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -143,4 +144,34 @@ def test_items_to_judge_pages_by_key_while_verdicts_are_written(tmp_path: Path) 
     expected = [f"s{i:02d}|none|0" for i in range(25) if i != 3]
     assert seen == expected  # s04 (a judge error) is judged again; the failed generation is not
     assert list(store.items_to_judge("rules", page=4)) == []
+    store.close()
+
+
+def test_scored_rows_read_harmful_and_lang_without_parsing_samples(tmp_path: Path) -> None:
+    """Rows read without their samples carry the same `harmful` and `lang` as the parsed
+    samples (True, False or None; a language or none), and the same verdict fields."""
+    from safeval.runner.store import RunStore
+    from safeval.types import Generation, Message, Sample, Score
+
+    store = RunStore(tmp_path / "run.sqlite")
+    msgs = [Message(role="user", content="q")]
+    samples = [
+        Sample(id="a", input="q", harmful=True, lang="en"),
+        Sample(id="b", input="q", harmful=False, lang="zh"),
+        Sample(id="c", input="q", harmful=None),
+    ]
+    store.put_items([(f"{s.id}|none|0", s, 0, msgs, None, Generation(text="x")) for s in samples])
+    store.put_verdicts([("a|none|0", Score(value=1.0, judge="rules", tags=["t"]))])
+    store.put_verdicts([("b|none|0", Score(value=0.0, judge="rules", refused=True))])
+    # A sample stored without the field reads as the model's default, as parsing it does.
+    store.conn.execute(
+        "UPDATE items SET sample = json_remove(sample, '$.harmful') WHERE item_id = 'c|none|0'"
+    )
+    store.conn.commit()
+    full = list(store.scored_rows("rules", with_samples=True))
+    lean = list(store.scored_rows("rules"))
+    assert [r.sample for r in lean] == [None, None, None]
+    assert [(r.harmful, r.lang) for r in lean] == [(True, "en"), (False, "zh"), (True, None)]
+    assert [(r.harmful, r.lang) for r in full] == [(r.sample.harmful, r.sample.lang) for r in full]  # type: ignore[union-attr]
+    assert [dataclasses.replace(r, sample=None) for r in full] == lean
     store.close()
