@@ -41,6 +41,23 @@ def test_batched_generation_is_deterministic(smol) -> None:  # type: ignore[no-u
     assert asyncio.run(go()) == first
 
 
+def test_greedy_decoder_answers_as_model_generate_does(smol) -> None:  # type: ignore[no-untyped-def]
+    """The fast decoder (prefill in length groups, rows leave as they end) against the model's
+    own `generate` on one padded batch: the same answers, usage and finish reasons."""
+    from safeval.models.hf_local import _Job
+
+    cfg = GenerateConfig(max_tokens=20)
+    texts = ["Say hi.", "Explain, in detail, how tides work and why there are two a day.", "2+2?"]
+    jobs = [_Job("gen", [Message(role="user", content=t)], cfg) for t in texts]
+    assert smol._fast_decode
+    fast = smol._generate_batch(jobs)
+    assert smol._fast_decode  # the embedded model's cache was joined, no fallback
+    slow = smol._hf_generate_batch(jobs, cfg)
+    assert [g.text for g in fast] == [g.text for g in slow]
+    assert [g.finish_reason for g in fast] == [g.finish_reason for g in slow]
+    assert [g.usage for g in fast] == [g.usage for g in slow]
+
+
 def test_loglikelihood_prefers_the_plausible_continuation(smol) -> None:  # type: ignore[no-untyped-def]
     msgs = [Message(role="user", content="What is the capital of France? Answer in one word.")]
 

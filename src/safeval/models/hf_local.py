@@ -20,6 +20,7 @@ from typing import Any
 
 from safeval.errors import ModelError
 from safeval.models.base import ModelAPI
+from safeval.models.local_decode import Unsupported, greedy_generate
 from safeval.types import GenerateConfig, Generation, Message, Usage
 
 #: torch dtypes `-M dtype=` accepts (checked before torch is imported).
@@ -126,6 +127,7 @@ class HFLocalModel(ModelAPI):
         self.device = device
         self.threads = threads
         self.onednn = onednn
+        self._fast_decode = True  # greedy_generate until the model shows it cannot take it
         self._tok: Any = None
         self._model: Any = None
         self._load_lock = threading.Lock()
@@ -326,10 +328,48 @@ class HFLocalModel(ModelAPI):
 
     # -- compute (runs in a worker thread) -----------------------------------------------
     def _generate_batch(self, jobs: list[_Job]) -> list[Generation]:
+        cfg = jobs[0].config or GenerateConfig()
+        if cfg.temperature <= 0 and self._fast_decode:
+            tok = self._tok
+            prompts = [
+                tok(self.render(j.messages), add_special_tokens=False)["input_ids"] for j in jobs
+            ]
+            try:
+                new = greedy_generate(
+                    self._model,
+                    prompts,
+                    cfg.max_tokens,
+                    eos_id=tok.eos_token_id,
+                    pad_id=tok.pad_token_id,
+                    min_new_tokens=cfg.min_tokens or 0,
+                )
+            except Unsupported:
+                self._fast_decode = False  # this model's cache cannot be joined: generate()
+            else:
+                return [
+                    self._generation(ids, len(p), len(ids) < cfg.max_tokens, cfg)
+                    for p, ids in zip(prompts, new, strict=True)
+                ]
+        return self._hf_generate_batch(jobs, cfg)
+
+    def _generation(
+        self, ids: list[int], n_prompt: int, finished: bool, cfg: GenerateConfig
+    ) -> Generation:
+        """One answer from its new token ids (end-of-sequence token already cut)."""
+        text = self._tok.decode(ids, skip_special_tokens=True)
+        finish = "stop" if finished else "length"
+        for s in cfg.stop or []:
+            if s in text:
+                text, finish = text[: text.index(s)], "stop"
+        usage = Usage(input_tokens=n_prompt, output_tokens=len(ids))
+        return Generation(text=text, finish_reason=finish, usage=usage)
+
+    def _hf_generate_batch(self, jobs: list[_Job], cfg: GenerateConfig) -> list[Generation]:
+        """`model.generate` over one padded batch: sampling, and models whose cache
+        `greedy_generate` cannot join."""
         import torch
 
         tok, model = self._tok, self._model
-        cfg = jobs[0].config or GenerateConfig()
         prompts = [self.render(j.messages) for j in jobs]
         tok.padding_side = "left"
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
@@ -355,18 +395,11 @@ class HFLocalModel(ModelAPI):
         results = []
         eos = tok.eos_token_id
         for row, mask in zip(out, enc["attention_mask"], strict=True):
-            new = row[n_in:]
-            ids = new.tolist()
+            ids = row[n_in:].tolist()
             finished = eos in ids if eos is not None else False
             if finished:
                 ids = ids[: ids.index(eos)]
-            text = tok.decode(ids, skip_special_tokens=True)
-            finish = "stop" if finished else "length"
-            for s in cfg.stop or []:
-                if s in text:
-                    text, finish = text[: text.index(s)], "stop"
-            usage = Usage(input_tokens=int(mask.sum()), output_tokens=len(ids))
-            results.append(Generation(text=text, finish_reason=finish, usage=usage))
+            results.append(self._generation(ids, int(mask.sum()), finished, cfg))
         return results
 
     def _loglikelihood_batch(self, jobs: list[_Job]) -> list[list[float]]:

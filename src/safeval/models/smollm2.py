@@ -33,7 +33,8 @@ class SmolLM2Model(HFLocalModel):
     provider = "local"
 
     def __init__(self, name: str = "smollm2", **kwargs: Any) -> None:
-        kwargs.setdefault("batch_size", 8)
+        # 16 decodes fastest of 8, 16 and 32 on 2 cores (BENCHMARKS.md, local generation).
+        kwargs.setdefault("batch_size", 16)
         super().__init__(name, path=str(smollm2_dir()), gguf_file=GGUF_FILE, **kwargs)
 
     def identity(self) -> dict[str, Any]:
