@@ -124,3 +124,66 @@ def test_nothing_to_do() -> None:
     model = tiny_llama()
     assert greedy_generate(model, [], 5, eos_id=1, pad_id=PAD) == []
     assert greedy_generate(model, prompts([4]), 0, eos_id=1, pad_id=PAD) == [[]]
+
+
+def checkpoint(folder, model) -> str:  # type: ignore[no-untyped-def]
+    """A real `hf/` checkpoint folder: the model's weights and a small word-level tokenizer
+    with a chat template, as `save_pretrained` writes them."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(297)]
+    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    model.config.eos_token_id = 1
+    model.generation_config.eos_token_id = 1
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize("kind", ["llama", "mistral-sliding-window"])
+def test_hf_model_answers_through_either_decoder_the_same(tmp_path, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """`hf/<folder>`: a plain-cache model takes the fast decoder; a sliding-window one falls
+    back to `model.generate` on its first batch; the answers are `generate`'s either way."""
+    import asyncio
+
+    from safeval.models.hf_local import HFLocalModel, _Job
+    from safeval.types import GenerateConfig, Message
+
+    if kind == "llama":
+        net = tiny_llama()
+    else:
+        torch.manual_seed(0)
+        net = transformers.MistralForCausalLM(
+            transformers.MistralConfig(
+                vocab_size=300,
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                sliding_window=8,
+                pad_token_id=PAD,
+            )
+        ).eval()
+    model = HFLocalModel("tiny", path=checkpoint(tmp_path / kind, net), batch_size=4)
+    model.load()
+    cfg = GenerateConfig(max_tokens=6)
+    texts = ["w5 w9 w33", "w7 " * 40, "w100 w200", "w3 " * 15]
+
+    async def ask() -> list[str]:
+        gens = await asyncio.gather(
+            *[model.generate([Message(role="user", content=t)], cfg) for t in texts]
+        )
+        assert all(g.ok for g in gens), [g.error for g in gens]
+        return [g.text for g in gens]
+
+    got = asyncio.run(ask())
+    assert model._fast_decode is (kind == "llama")
+    jobs = [_Job("gen", [Message(role="user", content=t)], cfg) for t in texts]
+    assert got == [g.text for g in model._hf_generate_batch(jobs, cfg)]
+    asyncio.run(model.aclose())
