@@ -13,20 +13,27 @@ transformers = pytest.importorskip("transformers", reason="the 'local' extra is 
 PAD = 0
 
 
-def tiny_llama(**extra: object):  # type: ignore[no-untyped-def]
+SIZES = dict(
+    vocab_size=300,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    pad_token_id=PAD,
+)
+
+
+def tiny_llama():  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=300,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=PAD,
-        **extra,
-    )
+    config = transformers.LlamaConfig(max_position_embeddings=512, **SIZES)
     return transformers.LlamaForCausalLM(config).eval()
+
+
+def tiny_sliding_window_mistral():  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    config = transformers.MistralConfig(sliding_window=8, **SIZES)
+    return transformers.MistralForCausalLM(config).eval()
 
 
 def prompts(lengths: list[int]) -> list[list[int]]:
@@ -104,18 +111,7 @@ def test_min_new_tokens_holds_back_the_end_token() -> None:
 
 
 def test_a_sliding_window_model_is_refused_before_decoding() -> None:
-    torch.manual_seed(0)
-    config = transformers.MistralConfig(
-        vocab_size=300,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        sliding_window=8,
-        pad_token_id=PAD,
-    )
-    model = transformers.MistralForCausalLM(config).eval()
+    model = tiny_sliding_window_mistral()
     with pytest.raises(Unsupported):
         greedy_generate(model, prompts([4, 20]), 4, eos_id=None, pad_id=PAD)
 
@@ -154,22 +150,7 @@ def test_hf_model_answers_through_either_decoder_the_same(tmp_path, kind: str) -
     from safeval.models.hf_local import HFLocalModel, _Job
     from safeval.types import GenerateConfig, Message
 
-    if kind == "llama":
-        net = tiny_llama()
-    else:
-        torch.manual_seed(0)
-        net = transformers.MistralForCausalLM(
-            transformers.MistralConfig(
-                vocab_size=300,
-                hidden_size=64,
-                intermediate_size=128,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                sliding_window=8,
-                pad_token_id=PAD,
-            )
-        ).eval()
+    net = tiny_llama() if kind == "llama" else tiny_sliding_window_mistral()
     model = HFLocalModel("tiny", path=checkpoint(tmp_path / kind, net), batch_size=4)
     model.load()
     cfg = GenerateConfig(max_tokens=6)
