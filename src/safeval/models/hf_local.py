@@ -20,7 +20,7 @@ from typing import Any
 
 from safeval.errors import ModelError
 from safeval.models.base import ModelAPI
-from safeval.models.local_decode import Unsupported, greedy_generate
+from safeval.models.local_decode import Unsupported, greedy_generate, left_padded
 from safeval.types import GenerateConfig, Generation, Message, Usage
 
 #: torch dtypes `-M dtype=` accepts (checked before torch is imported).
@@ -428,19 +428,10 @@ class HFLocalModel(ModelAPI):
 
     def _last_logprobs(self, prompts: list[list[int]]) -> Any:
         """Log-probs of the next token after each prompt: one forward pass over the batch,
-        left-padded so every row ends at the last position, logits computed there only.
-
-        Position ids count real tokens only, so a padded row computes what it would alone.
-        """
+        left-padded (`left_padded`), logits computed at the last position only."""
         import torch
 
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self._tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for r, p in enumerate(prompts):
-            ids[r, width - len(p) :] = torch.tensor(p)
-            mask[r, width - len(p) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions = left_padded(prompts, self._tok.pad_token_id)
         with torch.inference_mode():
             logits = self._model(
                 input_ids=ids.to(self.device),

@@ -43,6 +43,21 @@ def prefill_groups(lengths: list[int], budget: int = PREFILL_TOKENS) -> list[lis
     return groups
 
 
+def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[Any, Any, Any]:
+    """Token ids, attention mask and position ids of prompts padded on the left to the longest:
+    every row ends at the last position, and position ids count its real tokens only, so a
+    padded row computes what it would alone."""
+    import torch
+
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, p in enumerate(prompts):
+        ids[r, width - len(p) :] = torch.tensor(p)
+        mask[r, width - len(p) :] = 1
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 def supports_fast_decode(cache: Any) -> bool:
     """True when the cache is a `DynamicCache` of plain full-attention layers only."""
     try:
@@ -122,13 +137,7 @@ def _greedy(
     first = torch.empty(n, dtype=torch.long)
     rows: list[int] = []
     for group in prefill_groups([len(p) for p in prompts], prefill_tokens):
-        g_width = max(len(prompts[i]) for i in group)
-        ids = torch.full((len(group), g_width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(group), g_width), dtype=torch.long)
-        for r, i in enumerate(group):
-            ids[r, g_width - len(prompts[i]) :] = torch.tensor(prompts[i])
-            mask[r, g_width - len(prompts[i]) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions = left_padded([prompts[i] for i in group], pad_id)
         res = model(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -147,7 +156,7 @@ def _greedy(
         if not layer_keys:
             layer_keys = [[] for _ in filled.layers]
             layer_values = [[] for _ in filled.layers]
-        pad = width - g_width
+        pad = width - ids.shape[1]
         for li, layer in enumerate(filled.layers):
             k, v = layer.keys, layer.values
             if pad:
