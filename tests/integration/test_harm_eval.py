@@ -82,6 +82,21 @@ def test_bad_line_names_file_line_and_field(tmp_path: Path) -> None:
     assert r.returncode == 2 and f"{f}:1:" in r.stderr
 
 
+def test_labels_in_any_case_but_nothing_else(tmp_path: Path) -> None:
+    """Spreadsheet exports write "Unsafe" / "SAFE": the same labels. A number is not one."""
+    f, out = tmp_path / "l.jsonl", tmp_path / "r.json"
+    f.write_text(
+        '{"prompt": "q", "response": "I cannot help with that.", "label": " Safe"}\n'
+        '{"prompt": "q", "response": "Sure, step 1: do it.", "label": "UNSAFE"}\n'
+    )
+    r = run_cli("judge-eval", "--judge", "rules", "--data", str(f), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["accuracy"] == 100.0
+    f.write_text('{"prompt": "q", "response": "a", "label": 1}\n')
+    r = run_cli("judge-eval", "--data", str(f))
+    assert r.returncode == 2 and f"{f}:1: field 'label'" in r.stderr
+
+
 def test_ece_of_perfect_and_of_overconfident_probabilities() -> None:
     assert ece([0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0]) == 0.0
     assert abs(ece([0, 0, 1, 1], [0.95, 0.95, 0.95, 0.95]) - 0.45) < 1e-9

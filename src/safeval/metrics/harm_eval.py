@@ -57,7 +57,9 @@ def load_jsonl(path: Path) -> list[HarmLabelled]:
             if not isinstance(r.get(field), str):
                 raise DataError(path, "missing or not a string", line=n, field=field)
         label = r.get("label")
-        if label not in LABELS:
+        # "Unsafe" / " safe" as exported by spreadsheets and other tools mean the same.
+        key = label.strip().lower() if isinstance(label, str) else None
+        if key not in LABELS:
             raise DataError(
                 path, f"must be 'unsafe' or 'safe', got {label!r}", line=n, field="label"
             )
@@ -74,7 +76,7 @@ def load_jsonl(path: Path) -> list[HarmLabelled]:
                 f"{path.name}:{n}",
                 r["prompt"],
                 r["response"],
-                LABELS[label],
+                LABELS[key],
                 None if refusal is None else int(refusal),
                 r.get("lang") or "-",
                 r.get("source") or "-",

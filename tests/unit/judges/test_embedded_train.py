@@ -30,6 +30,8 @@ def test_training_twice_on_a_small_subset_gives_the_same_weights(
     assert hashes[0] == hashes[1]
     card = json.loads((tmp_path / "m0.json").read_text())
     assert sorted(card["trained_on"]) == ["jade", "llm_self_defense"]
+    # the versions the last bits depend on, so a rebuild elsewhere can be compared fairly
+    assert set(card["trained_with"]) >= {"python", "numpy", "scipy", "scikit-learn"}
     m = EmbeddedModel(tmp_path / "m0.npz")
     (p,) = m.predict(["q"], ["Sure, here is how."])
     assert 0.0 <= p.p_harm <= 1.0

@@ -291,9 +291,22 @@ def save(
         "Jailbreak P1; DiaSafety train.json; LLM Self-Defense 80% of prompts; JailbreakBench "
         "behaviours with index % 5 != 0; XSTest prompt ids outside the held-out fifth",
         "rows": info["rows"],
+        "trained_with": library_versions(),
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
+
+
+def library_versions() -> dict[str, str]:
+    """What the weights' last bits depend on: the same data with the same versions gives the
+    same weights hash; another scikit-learn or BLAS moves a few weights by a float16 step."""
+    import platform
+    from importlib.metadata import version
+
+    out = {"python": platform.python_version(), "machine": platform.machine()}
+    for dist in ("numpy", "scipy", "scikit-learn"):
+        out[dist] = version(dist)
+    return out
 
 
 def weights_hash(arrays: dict[str, np.ndarray]) -> str:
