@@ -100,6 +100,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # listen() backlog: the default 5 drops bursts of connections
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closes its kept-alive connection is normal, not a traceback on
+        stderr; anything else is still printed."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class ScriptedOpenAIServer:
     """`with ScriptedOpenAIServer(responder) as srv:` then use `srv.base_url`."""
