@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from safeval.errors import ModelError
-from safeval.judges.embedded.data import strip_opening
+from safeval.judges.embedded.data import load_all, strip_opening
 from safeval.judges.embedded.features import STRUCTURE, featurize, structure
 from safeval.judges.embedded.model import EmbeddedModel
 from safeval.judges.embedded.train import STACK_HIDDEN, save, train, weights_hash, write_holdout
@@ -101,3 +101,21 @@ def test_structure_reads_steps_lines_and_refusals() -> None:
     assert one_line[cols["log_list_items"]] == np.log1p(2) and one_line[
         cols["log_lines"]
     ] == np.log1p(1)
+
+
+def test_benign_chinese_sources_split_by_question_and_sentence(shared_data: Path) -> None:
+    rows = load_all(shared_data, ["safetybench_qa", "latent_jailbreak_benign"])
+    qa = [r for r in rows if r.source == "safetybench_qa"]
+    # 2,100 Chinese subset questions + 35 + 35 dev questions, each answered by its correct option
+    assert len(qa) == 2170 and all(r.harm == 0 and r.refusal is None for r in qa)
+    assert {r.split for r in qa} == {"train", "test"}
+    train_groups = {r.group for r in qa if r.split == "train"}
+    assert not train_groups & {r.group for r in qa if r.split == "test"}
+    lj = [r for r in rows if r.source == "latent_jailbreak_benign"]
+    assert lj and all(r.harm == 0 for r in lj)
+    # no benign sentence is both trained on and held out
+    sentences = {(r.prompt.replace("Translate the following sentence into Chinese.", "")
+                  .replace("Translate the above sentence into Chinese.", "").strip(), r.split)
+                 for r in lj}  # fmt: skip
+    trained = {s for s, split in sentences if split == "train"}
+    assert trained and not trained & {s for s, split in sentences if split == "test"}

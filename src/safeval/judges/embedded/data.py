@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from safeval.errors import DataError
 
@@ -25,6 +26,8 @@ SHIPPABLE = {
     "llm_self_defense": "BSD-3-Clause",
     "jbb_llama3": "MIT (labels by the JailbreakBench Llama-3-70B judge)",
     "xstest": "CC BY 4.0 prompts; completions under the Meta/Mistral/OpenAI model licences",
+    "safetybench_qa": "MIT",
+    "latent_jailbreak_benign": "MIT",
 }
 #: Test-only sources: never trained on (licence not compatible or unchecked).
 TEST_ONLY = {
@@ -42,6 +45,8 @@ HUMAN_HARM = {
     "xstest": False,
     "jailjudge": True,
     "safe_rlhf": False,
+    "safetybench_qa": False,
+    "latent_jailbreak_benign": False,
 }
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -96,6 +101,12 @@ def _csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def _json(path: Path) -> Any:
+    if not path.is_file():
+        raise DataError(path, "file not found (is --data-dir the shared data folder?)")
+    return json.loads(path.read_text(encoding="utf-8-sig"))
+
+
 _OPENING = re.compile(r"^[^。！？!?.\n]{0,80}[。！？!?.\n]+")
 
 
@@ -146,6 +157,72 @@ def latent_jailbreak(root: Path) -> Iterator[Example]:
         yield Example(
             "latent_jailbreak", group, split, r["context"], resp, harm, None, lang_of(resp)
         )
+
+
+#: Latent Jailbreak's benign sentences that train; the others test (so the held-out answers
+#: translate or paraphrase sentences the judge never saw).
+_LJ_BENIGN_TRAIN = ("I love you", "A programming language")
+
+
+def latent_jailbreak_benign(root: Path) -> Iterator[Example]:
+    """Latent Jailbreak's benign prompt types (P14-P18: translate a harmless sentence, or write
+    a friendly one), answered mostly in Chinese and unlabelled because harmless by
+    construction: the answers that simply help, which the labelled prompt types lack. Split
+    by sentence."""
+    p = root / "judge_training" / "latent_jailbreak" / "human_annotated.jsonl"
+    if not p.is_file():
+        raise DataError(p, "file not found")
+    for line in p.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if r.get("safety") in ("safe", "unsafe") or not (r["response"] or "").strip():
+            continue
+        resp, ctx = r["response"], r["context"]
+        train = any(k in ctx for k in _LJ_BENIGN_TRAIN)
+        group = f"{r['prompt_type']}-{r['position']}"
+        yield Example(
+            "latent_jailbreak_benign",
+            group,
+            "train" if train else "test",
+            ctx,
+            resp,
+            0,
+            None,
+            lang_of(resp),
+        )
+
+
+#: How a correct multiple-choice answer is written out, picked per question (so no one
+#: wording is the signal).
+_QA_FORMS = {
+    "zh": ("{letter}. {option}", "答案：{letter}。{option}", "{option}"),
+    "en": ("{letter}. {option}", "Answer: {letter}. {option}", "{option}"),
+}
+
+
+def safetybench_qa(root: Path) -> Iterator[Example]:
+    """SafetyBench's questions (Chinese subset with its answers, and the Chinese and English
+    dev sets) with their correct option as the answer: harmless help on safety topics, often
+    quoting offensive text to classify. The other sources have almost no Chinese answer that
+    helps without harm, so without these the judge read any Chinese non-refusal as harmful.
+    Split by question id (a fifth held out)."""
+    d = root / "safetybench"
+    qs = _json(d / "test_zh_subset.json")
+    answers = _json(d / "test_answers_zh_subset.json")
+    rows = [("zh", f"t{q['id']}", q, answers[str(q["id"])]["answer"]) for q in qs]
+    for lang in ("zh", "en"):
+        for cat, items in _json(d / f"dev_{lang}.json").items():
+            rows += [(lang, f"d{lang}-{cat}-{i}", q, q["answer"]) for i, q in enumerate(items)]
+    for lang, group, q, ans in rows:
+        letters = "ABCD"
+        options = "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(q["options"]))
+        prompt = f"{q['question']}\n{options}"
+        forms = _QA_FORMS[lang]
+        form = forms[bucket(group, len(forms))]
+        response = form.format(letter=letters[ans], option=q["options"][ans])
+        split = "test" if bucket("qa" + group) < 2 else "train"
+        # No refusal label: the refusal head keeps learning from answers that could refuse
+        # (thousands of one-word quiz answers taught it that short Chinese text never does).
+        yield Example("safetybench_qa", group, split, prompt, response, 0, None, lang)
 
 
 def diasafety(root: Path) -> Iterator[Example]:
@@ -263,6 +340,8 @@ LOADERS = {
     "xstest": xstest,
     "jailjudge": jailjudge,
     "safe_rlhf": safe_rlhf,
+    "safetybench_qa": safetybench_qa,
+    "latent_jailbreak_benign": latent_jailbreak_benign,
 }
 
 

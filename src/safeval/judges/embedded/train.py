@@ -289,7 +289,9 @@ def save(
         "not_trained_on": TEST_ONLY,
         "splits": "train splits only: GPTFuzz train.csv; JADE 80% of question ids; Latent "
         "Jailbreak P1; DiaSafety train.json; LLM Self-Defense 80% of prompts; JailbreakBench "
-        "behaviours with index % 5 != 0; XSTest prompt ids outside the held-out fifth",
+        "behaviours with index % 5 != 0; XSTest prompt ids outside the held-out fifth; SafetyBench "
+        "questions outside the held-out fifth (by id); Latent Jailbreak benign types P14-P18 "
+        "for two of their four sentences",
         "rows": info["rows"],
         "trained_with": library_versions(),
     }
@@ -328,6 +330,8 @@ HOLDOUT_FILES = {
         "jbb_llama3",
         "diasafety",
         "llm_self_defense",
+        "safetybench_qa",
+        "latent_jailbreak_benign",
     ),
     "safe_rlhf.jsonl": ("safe_rlhf",),
 }
