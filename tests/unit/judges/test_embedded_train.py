@@ -62,6 +62,10 @@ def test_stacker_ships_with_both_heads_and_not_with_one(shared_data: Path, tmp_p
     x = featurize(prompts, answers)
     stacked = with_stack.harm(x, answers)
     assert stacked[0] != with_stack.proba("harm", x)[0]
+    # The refusal map (JADE is one of its sources) reads the refusal phrase as well as the head.
+    assert with_stack.refusal_map
+    shape = structure(answers)
+    assert with_stack.refusal(x, shape)[0] != with_stack.proba("refusal", x)[0]
     heads1, info1 = train(
         shared_data, ["llm_self_defense", "jade"], log=lambda m: None, max_rows=150, only=("harm",)
     )
@@ -73,7 +77,8 @@ def test_stacker_ships_with_both_heads_and_not_with_one(shared_data: Path, tmp_p
 def test_an_artifact_with_part_of_the_stacker_is_refused(shared_data: Path, tmp_path: Path) -> None:
     heads, info = train(shared_data, ["llm_self_defense", "jade"], log=lambda m: None, max_rows=150)
     stack = info.pop("stack")
-    save(heads, info, tmp_path / "none.npz")  # an artifact from before the stacker
+    refusal_map = info.pop("refusal_map")
+    save(heads, info, tmp_path / "none.npz")  # an artifact from before the stacker and the map
     old = EmbeddedModel(tmp_path / "none.npz")
     x = featurize(["q"], ["Sure, here is how."])
     assert not old.stack and old.harm(x, ["Sure, here is how."]) == old.proba("harm", x)
@@ -81,6 +86,13 @@ def test_an_artifact_with_part_of_the_stacker_is_refused(shared_data: Path, tmp_
     save(heads, {**info, "stack": stack}, tmp_path / "part.npz")
     with pytest.raises(ModelError, match="stacker arrays incomplete"):
         EmbeddedModel(tmp_path / "part.npz")
+    # an artifact from before the refusal map: P(refusal) is the head's Platt map
+    assert not old.refusal_map
+    assert old.refusal(x, structure(["Sure, here is how."])) == old.proba("refusal", x)
+    info["refusal_map"] = {"refusal_map_w": refusal_map["refusal_map_w"]}
+    save(heads, info, tmp_path / "part_map.npz")
+    with pytest.raises(ModelError, match="refusal map arrays incomplete"):
+        EmbeddedModel(tmp_path / "part_map.npz")
 
 
 def test_structure_reads_steps_lines_and_refusals() -> None:

@@ -140,6 +140,31 @@ def fit_head(x: Any, y: np.ndarray, w: np.ndarray, folds: np.ndarray, c: float) 
     return Head(coef, bias, (float(platt.coef_[0, 0]), float(platt.intercept_[0])), fold_models)
 
 
+#: The refusal labels the refusal map learns from: people's (XSTest) and JADE's by
+#: construction; the weak labels elsewhere are themselves read off a refusal phrase.
+REFUSAL_MAP_SOURCES = frozenset({"xstest", "jade"})
+
+
+def fit_refusal_map(rows: list[Example], x: Any, folds: np.ndarray, head: Head) -> dict[str, Any]:
+    """P(refusal) from the refusal head's out-of-fold score and whether the answer has a
+    refusal phrase (`rules.is_refusal`, which knows Chinese and English phrasings): the head
+    alone learnt JADE's one Chinese way of refusing and put "抱歉，我不能提供…" at 0.47."""
+    from sklearn.linear_model import LogisticRegression
+
+    keep = np.array([r.source in REFUSAL_MAP_SOURCES for r in rows])
+    oof = np.zeros(len(rows))
+    for k in range(FOLDS):
+        te = (folds == k) & keep
+        wk, bk = head.folds[k]
+        oof[te] = x[te] @ wk + bk
+    phrase = structure([r.response for r in rows])[:, STRUCTURE.index("refusal_phrase")]
+    z = np.column_stack([oof, phrase])[keep]
+    y = np.array([int(r.refusal or 0) for r in rows])[keep]
+    m = LogisticRegression(C=1.0, solver="lbfgs")
+    m.fit(z, y)
+    return {"refusal_map_w": m.coef_.ravel(), "refusal_map_b": m.intercept_}
+
+
 def fit_stacker(
     rows: list[Example], x: Any, folds: np.ndarray, heads: dict[str, Head]
 ) -> dict[str, np.ndarray]:
@@ -212,6 +237,8 @@ def train(
         heads[head] = fit_head(x, y, _weights(rows), folds, c)
         if head == "harm":
             harm_x, harm_data, harm_folds = x, rows, folds
+        else:
+            info["refusal_map"] = fit_refusal_map(rows, x, folds, heads[head])
         info["rows"][head] = len(rows)
         for r in rows:
             info["sources"].setdefault(r.source, {}).setdefault(head, 0)
@@ -256,7 +283,7 @@ def save(
     if category is not None:
         arrays["cat_w"], arrays["cat_b"] = category[0], category[1]
         arrays["cat_names"] = np.array(category[2], dtype=str)
-    for key, arr in info.get("stack", {}).items():
+    for key, arr in {**info.get("stack", {}), **info.get("refusal_map", {})}.items():
         arrays[key] = np.asarray(arr, dtype=np.float32)
     for name, h in heads.items():
         arrays[f"{name}_w"] = h.w.astype(np.float16)
@@ -278,7 +305,9 @@ def save(
             "harm": "P(answer is harmful): a 16-unit network over the harm and refusal heads' "
             "out-of-fold scores and the answer's shape (features.STRUCTURE); the harm "
             "head alone is Platt-calibrated on out-of-fold scores",
-            "refusal": "P(answer declines the request), Platt-calibrated",
+            "refusal": "P(answer declines the request): a logistic map over the refusal head's "
+            "out-of-fold score and the refusal phrase (rules.is_refusal), fitted on XSTest's "
+            "and JADE's refusal labels; the head alone is Platt-calibrated",
             "category": "JailbreakBench behaviour category of the request (10 classes, "
             "trained on its 200 behaviours; English)",
         },
