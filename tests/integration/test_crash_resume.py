@@ -14,6 +14,10 @@ from safeval.testing import ScriptedOpenAIServer
 from tests.conftest import ROOT, hash_responder, run_cli, safeval_cmd, write_prompts
 
 N = 300
+#: Answer delay of the interrupted runs: 300 prompts at 4 in flight take about 4 s, so the signal
+#: lands mid-run even when start-up or the store's first flush (0.5 s) comes late on a busy machine
+#: (at 0.02 s the whole run took 1.6 s and once finished before the signal).
+SLOW = 0.05
 
 
 def args(srv: ScriptedOpenAIServer, data: Path, runs: Path, run_id: str) -> list[str]:
@@ -69,7 +73,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     with ScriptedOpenAIServer(hash_responder) as ref_srv:
         ref = run_cli(*args(ref_srv, data, tmp_path / "ref", "r"))
         assert ref.returncode == 0, ref.stderr
-    with ScriptedOpenAIServer(hash_responder, delay=0.02) as srv:
+    with ScriptedOpenAIServer(hash_responder, delay=SLOW) as srv:
         runs = tmp_path / "runs"
         db = runs / "k" / "run.sqlite"
         for min_rows in (40, 150):  # killed twice, at different depths
@@ -96,7 +100,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
 
 def test_ctrl_c_leaves_a_run_that_resumes(tmp_path: Path) -> None:
     data = write_prompts(tmp_path / "p.jsonl", N)
-    with ScriptedOpenAIServer(hash_responder, delay=0.02) as srv:
+    with ScriptedOpenAIServer(hash_responder, delay=SLOW) as srv:
         runs = tmp_path / "runs"
         db = runs / "c" / "run.sqlite"
         proc = subprocess.Popen(
