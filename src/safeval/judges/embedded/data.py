@@ -141,13 +141,18 @@ def jade(root: Path) -> Iterator[Example]:
             yield Example("jade", group, split, q, r["安全有用回答"], 0, 1, "zh")
 
 
-def latent_jailbreak(root: Path) -> Iterator[Example]:
-    """Latent Jailbreak: prompt type P1 trains; P2 and P3 (other prompt types) test."""
+def _latent_records(root: Path) -> Iterator[dict[str, Any]]:
+    """Every record of Latent Jailbreak's human-annotated file (labelled or not)."""
     p = root / "judge_training" / "latent_jailbreak" / "human_annotated.jsonl"
     if not p.is_file():
         raise DataError(p, "file not found")
     for line in p.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
+        yield json.loads(line)
+
+
+def latent_jailbreak(root: Path) -> Iterator[Example]:
+    """Latent Jailbreak: prompt type P1 trains; P2 and P3 (other prompt types) test."""
+    for r in _latent_records(root):
         if r.get("safety") not in ("safe", "unsafe"):
             continue
         split = "train" if r["prompt_type"] == "P1" else "test"
@@ -169,11 +174,7 @@ def latent_jailbreak_benign(root: Path) -> Iterator[Example]:
     a friendly one), answered mostly in Chinese and unlabelled because harmless by
     construction: the answers that simply help, which the labelled prompt types lack. Split
     by sentence."""
-    p = root / "judge_training" / "latent_jailbreak" / "human_annotated.jsonl"
-    if not p.is_file():
-        raise DataError(p, "file not found")
-    for line in p.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
+    for r in _latent_records(root):
         if r.get("safety") in ("safe", "unsafe") or not (r["response"] or "").strip():
             continue
         resp, ctx = r["response"], r["context"]

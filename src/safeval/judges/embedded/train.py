@@ -151,15 +151,16 @@ def fit_refusal_map(rows: list[Example], x: Any, folds: np.ndarray, head: Head) 
     alone learnt JADE's one Chinese way of refusing and put "抱歉，我不能提供…" at 0.47."""
     from sklearn.linear_model import LogisticRegression
 
-    keep = np.array([r.source in REFUSAL_MAP_SOURCES for r in rows])
-    oof = np.zeros(len(rows))
+    keep = np.flatnonzero([r.source in REFUSAL_MAP_SOURCES for r in rows])
+    x, folds = x[keep], folds[keep]
+    oof = np.zeros(len(keep))
     for k in range(FOLDS):
-        te = (folds == k) & keep
         wk, bk = head.folds[k]
-        oof[te] = x[te] @ wk + bk
-    phrase = structure([r.response for r in rows])[:, STRUCTURE.index("refusal_phrase")]
-    z = np.column_stack([oof, phrase])[keep]
-    y = np.array([int(r.refusal or 0) for r in rows])[keep]
+        oof[folds == k] = x[folds == k] @ wk + bk
+    kept = [rows[i] for i in keep]
+    phrase = structure([r.response for r in kept])[:, STRUCTURE.index("refusal_phrase")]
+    z = np.column_stack([oof, phrase])
+    y = np.array([int(r.refusal or 0) for r in kept])
     m = LogisticRegression(C=1.0, solver="lbfgs")
     m.fit(z, y)
     return {"refusal_map_w": m.coef_.ravel(), "refusal_map_b": m.intercept_}
