@@ -122,6 +122,10 @@ def test_logprob_mode_on_an_endpoint_is_refused_clearly(shared_data: Path, tmp_p
             '[{"id": 1, "question": "q", "options": ["a", "b"], "category": "Offensive"}]',
             "field 'category': item 0 (id 1): unknown category 'Offensive'",
         ),
+        (  # not a string at all (once a crash: a list cannot be looked up)
+            '[{"id": 1, "question": "q", "options": ["a", "b"], "category": []}]',
+            "field 'category': item 0 (id 1): unknown category []",
+        ),
         (
             '[{"id": 1, "question": "q", "options": ["a","b","c","d","e"], '
             '"category": "Mental Health"}]',

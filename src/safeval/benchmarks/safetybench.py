@@ -98,7 +98,7 @@ def load_answers(path: Path) -> dict[str, dict[str, Any]]:
             raise DataError(path, f"id {qid}: expected {{category, answer}}", field="answer")
         if not isinstance(v["answer"], int) or not 0 <= v["answer"] <= 3:
             raise DataError(path, f"id {qid}: answer must be 0..3", field="answer")
-        if v["category"] not in CATEGORY_CODES:
+        if not isinstance(v["category"], str) or v["category"] not in CATEGORY_CODES:
             raise DataError(path, f"id {qid}: unknown category '{v['category']}'", field="category")
     return data
 
@@ -238,7 +238,7 @@ class SafetyBenchBenchmark(Benchmark):
                 raise DataError(path, f"{where} (id {qid}): missing or empty", field="question")
             options = _options(path, f"{where} (id {qid})", d.get("options"))
             cat = d.get("category")
-            if cat not in CATEGORY_CODES:
+            if not isinstance(cat, str) or cat not in CATEGORY_CODES:
                 raise DataError(
                     path, f"{where} (id {qid}): unknown category {cat!r}", field="category"
                 )
