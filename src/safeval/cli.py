@@ -8,15 +8,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from safeval import __version__, registry
 from safeval.errors import EXIT_INCOMPLETE, SafevalError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 app = typer.Typer(
     add_completion=False,
@@ -25,8 +26,34 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Evaluate how safe a language model is, with the methods of published benchmarks.",
 )
-out = Console()
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use. Importing rich costs a run some 20 ms before its first
+    request; `run` has it imported while the requests are in flight instead (`_warm_up`)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole())
+err = cast("Console", _LazyConsole(stderr=True))
+
+
+def _warm_up() -> None:
+    """What printing a run's summary imports, imported ahead (in a worker thread, while the
+    run's first requests are in flight)."""
+    import rich.console
+    import rich.markup
+    import rich.table  # noqa: F401
 
 
 def _version(value: bool) -> None:
@@ -71,6 +98,9 @@ def score_table(
     title: str, scores: dict[str, Any], group: str, label: str, codes: dict[str, str] | None = None
 ) -> Table:
     """One group of scores (by category, by attack, ...) with n and the 95 % interval."""
+    from rich.markup import escape
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     t.add_column(label)
     for col in ("score", "n", "95% CI"):
@@ -86,12 +116,17 @@ def titled_table(title: str) -> Table:
     """A table at least as wide as its title (up to the terminal), so that a long title (a
     model path) is not broken mid-word above a narrow table. The title is escaped: model
     names are data, not markup."""
+    from rich.markup import escape
+    from rich.table import Table
+
     return Table(title=escape(title), min_width=min(len(title) + 2, out.width))
 
 
 def print_summary(summary: dict[str, Any], console: Console = out) -> None:
     """The per-category table (and per-attack when there are attacks), each score with its
     count and interval, then what the numbers leave out (errors, empty answers)."""
+    from rich.markup import escape
+
     scores = summary["scores"]
     console.print(
         f"[bold]{escape(str(summary['benchmark']))}[/bold] · {escape(str(summary['model']))} · "
@@ -339,6 +374,7 @@ def run(
         ray_address=ray_address,
         endpoints=endpoint or [],
         shard_size=shard_size,
+        warm_up=_warm_up,
     )
     try:
         result = asyncio.run(execute_run(cfg))
@@ -443,6 +479,9 @@ def profile_cmd(
     json_out: Annotated[Path | None, typer.Option("--out", help="Also write JSON here.")] = None,
 ) -> None:
     """One model's safety across benchmarks on the unified risk map."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from safeval.report.export import write_atomic
     from safeval.report.profile import profile
 
@@ -592,6 +631,9 @@ def judge_eval(
 
 def _print_harm_eval(judge: str, res: dict[str, Any]) -> None:
     """One table: overall, then each lang and source ("unsafe" is the positive class)."""
+
+    from rich.markup import escape
+    from rich.table import Table
 
     def cell(g: dict[str, Any], k: str) -> str:
         v = g.get(k)
@@ -747,6 +789,9 @@ def report_cmd(
 ) -> None:
     """A self-contained HTML report (charts, leaderboard, worst answers, over-refusals,
     settings), CSV and JSON."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from safeval.report.html import leaderboard, write_reports
     from safeval.report.runs import load_run
 
@@ -796,6 +841,9 @@ def compare_cmd(
 ) -> None:
     """Differences (candidate minus baseline) per category, attack and in over-refusal, on
     shared items with an exact McNemar test; a gate that also fails on more errors."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from safeval.report.compare import compare_runs, regressions
     from safeval.report.export import write_atomic
 
@@ -900,6 +948,9 @@ def show(
 @app.command("list")
 def list_cmd() -> None:
     """List benchmarks, attacks, judges and model providers, one line each."""
+    from rich.markup import escape
+    from rich.table import Table
+
     for title, reg in (
         ("benchmarks", registry.benchmarks),
         ("attacks", registry.attacks),

@@ -8,11 +8,12 @@ import os
 import sqlite3
 import sys
 import traceback
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from safeval.errors import SafevalError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Classes = tuple[type[BaseException], ...]
 

@@ -33,6 +33,10 @@ class Judge(ABC):
             return Score(label=EMPTY, judge=self.name, explanation="empty answer: not judged")
         return await self.judge(item)
 
+    async def warm(self) -> None:
+        """Slow start-up work (loading weights) that the runner lets run while the first
+        requests are in flight; a judge does it on first use otherwise."""
+
     def bind_cache(self, cache: CallCache | None) -> None:
         """Put the run's call cache in front of the judge's model, if it has one."""
 

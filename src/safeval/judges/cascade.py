@@ -49,6 +49,9 @@ class CascadeJudge(Judge):
             get_judge(escalate, **escalation_args) if escalation_args.get("model") else None
         )
 
+    async def warm(self) -> None:
+        await self.embedded.warm()
+
     def in_band(self, p_harm: float) -> bool:
         """Whether the embedded judge is unsure enough to escalate."""
         return self.low <= p_harm <= self.high

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
 import re
 import signal
+import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +89,9 @@ class RunConfig:
     ray_address: str | None = None
     endpoints: list[str] = field(default_factory=list)  # ray: shards spread over these URLs
     shard_size: int = 200  # ray: units (conversations) per shard
+    # Work the caller will need once the run ends (the CLI: importing what prints the summary),
+    # done in a worker thread while the first requests are in flight.
+    warm_up: Callable[[], None] | None = None
 
 
 @dataclass
@@ -266,6 +272,26 @@ async def _start_helpers(judge: Judge, attacker: ModelAPI | None) -> None:
             await m.start()
 
 
+async def _warm_up(judge: Judge, extra: Callable[[], None] | None) -> None:
+    """Start-up work that no request waits for, done while the first ones are in flight: the
+    judge's weights, then the caller's `warm_up`. A failure here is not the run's: it comes
+    back where the thing is used (the judge's load fails each judgement as an error).
+
+    Worker threads share the interpreter with the event loop: with the default 5 ms switch
+    interval, each time the loop gave the interpreter up for a socket call it would wait up
+    to 5 ms to get it back. While warming, the thread hands it back within 0.5 ms."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, 0.0005))
+    try:
+        with contextlib.suppress(Exception):
+            await judge.warm()
+        if extra is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(extra)
+    finally:
+        sys.setswitchinterval(before)
+
+
 async def _execute_run(cfg: RunConfig) -> RunResult:
     bench = get_benchmark(
         cfg.benchmark,
@@ -329,6 +355,7 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
         model = CachingModel(inner, cache)
         judge.bind_cache(cache)
         attacker = CachingModel(attacker_inner, cache) if attacker_inner is not None else None
+        warming: asyncio.Task[None] | None = None
         try:
             store.set_meta(
                 {
@@ -356,6 +383,7 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
                 }
             )
             early = StageStats()
+            warming = asyncio.create_task(_warm_up(judge, cfg.warm_up))  # while requests go
             with Bar("generate", n_total, cfg.progress) as bar:
                 if cfg.executor == "ray":
                     cache.flush()
@@ -381,6 +409,7 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
                             alongside.hand,
                         )
                     early = alongside.stats
+            await warming
             to_judge = store.count_to_judge(judge_name)
             judge_stats = StageStats()
             if to_judge:  # nothing left when the judge alongside took every answer
@@ -395,6 +424,10 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
             summary = summarize(store, bench, judge_name, n_total)
             write_summaries(run_dir, summary, store.meta().get("judge"))
         finally:
+            if warming is not None and not warming.done():
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
             await model.aclose()
             if attacker is not None:
                 await attacker.aclose()
