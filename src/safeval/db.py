@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.request import pathname2url
 
 from safeval.errors import DataError
@@ -49,3 +53,66 @@ def damaged(path: Path, error: BaseException, advice: str = "") -> DataError:
     """The error for an SQLite file that cannot be read: which file, and what to do."""
     what = advice or "move it away (or restore a copy) and run again"
     return DataError(path, f"damaged or not an SQLite database ({error}): {what}")
+
+
+def write_many(conn: sqlite3.Connection, sql: str, params: Sequence[Sequence[Any]]) -> None:
+    """`sql` for every row of `params`, in one transaction (rolled back if any row fails)."""
+    conn.execute("BEGIN")
+    try:
+        conn.executemany(sql, params)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+ConnectionOf = Callable[[Path], sqlite3.Connection]
+
+
+class WriteThread:
+    """SQLite transactions in one thread of their own, on connections opened there, so that a
+    run's event loop never stops for a commit while requests are in flight (SQLite works with
+    the interpreter released; WAL lets the loop's own connections read meanwhile). One per
+    process: jobs run in the order given, so an answer's cache write handed over before its
+    store write commits first, whichever writer handed them over."""
+
+    _shared: WriteThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safeval-writes")
+        self._conns: dict[str, sqlite3.Connection] = {}  # used in the thread only
+
+    @classmethod
+    def shared(cls) -> WriteThread:
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def submit(self, job: Callable[[ConnectionOf], None]) -> Future[None]:
+        """Run `job(connection_of)` in the thread; `connection_of(path)` is the thread's own
+        connection to that file."""
+        return self._pool.submit(job, self._connection)
+
+    def _connection(self, path: Path) -> sqlite3.Connection:
+        conn = self._conns.get(str(path))
+        if conn is None:
+            conn = self._conns[str(path)] = connect(path)
+        return conn
+
+    @classmethod
+    def release(cls, path: Path) -> None:
+        """Close the thread's connection to `path` (its store or cache is closing), once the
+        writes handed over before are done."""
+        thread = cls._shared
+        if thread is None:
+            return
+
+        def close(_: ConnectionOf) -> None:
+            conn = thread._conns.pop(str(path), None)
+            if conn is not None:
+                conn.close()
+
+        thread.submit(close).result()

@@ -61,7 +61,11 @@ def test_a_model_that_raises_ends_the_run_with_a_clear_error_not_a_hang(tmp_path
 
 def test_a_store_that_cannot_be_written_ends_the_run_and_keeps_rows(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run.sqlite")
-    store.conn.execute("PRAGMA query_only=1")  # every write now fails inside SQLite
+    # Every write of an answer now fails inside SQLite, through any connection (the run writes
+    # through the write thread's own).
+    store.conn.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON items BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
 
     async def go() -> None:
         await asyncio.wait_for(
@@ -71,9 +75,9 @@ def test_a_store_that_cannot_be_written_ends_the_run_and_keeps_rows(tmp_path: Pa
             timeout=20,
         )
 
-    with pytest.raises(RunAborted, match="cannot write"):
+    with pytest.raises(RunAborted, match="cannot write.*disk full"):
         asyncio.run(go())
-    store.conn.execute("PRAGMA query_only=0")
+    store.conn.execute("DROP TRIGGER full")
     assert store.counts()["done"] == 0
     store.close()
 

@@ -10,11 +10,12 @@ import sqlite3
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from safeval.db import connect, damaged
+from safeval.db import WriteThread, connect, damaged
 from safeval.types import Generation
 
 #: How long a claim on a call in flight holds without its answer. A process on this host that
@@ -26,6 +27,16 @@ SHARE_CHECK_SECONDS = 0.2
 #: flight in every process are claimed before anyone claims anew (the writer's timer, every half
 #: second, looks too).
 SHARE_GRACE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class CacheBatch:
+    """Answers on their way to the cache file: `rows` to insert, claims `ended` by them."""
+
+    path: Path
+    written: dict[str, Generation]
+    rows: list[tuple[str, str]]
+    ended: list[tuple[str, str]]
 
 
 class CallCache:
@@ -54,6 +65,7 @@ class CallCache:
         self._pending: dict[str, Generation] = {}
         self._claimed: set[str] = set()
         self._unclaimed: set[str] = set()  # calls made while no other process used the cache
+        self._writing: set[str] = set()  # pending answers in a write under way
         self._shared = False
         self._shared_checked = -SHARE_CHECK_SECONDS
         self._grace_until = 0.0
@@ -158,29 +170,58 @@ class CallCache:
         self._pending.pop(key, None)
         self.conn.execute("DELETE FROM calls WHERE key=?", (key,))
 
-    def flush(self) -> None:
-        """Write the pending answers (and end their claims) in one transaction. They stay
-        pending until it commits, so a failed write (disk full, a locked file) loses none."""
+    def take_batch(self) -> CacheBatch | None:
+        """The pending answers not already being written, as rows for one transaction (in the
+        write thread, `write_batch`); `batch_done` once it committed or failed. They stay
+        pending (and `get` finds them) until it commits."""
         self._is_shared()  # on the writer's timer too: claims begin soon after another comes
-        if not self._pending:
-            return
-        written = dict(self._pending)
-        rows = [(k, g.model_dump_json()) for k, g in written.items()]
-        ended = [(k, self.owner) for k in written if k in self._claimed]
-        self.conn.execute("BEGIN")
+        written = {k: g for k, g in self._pending.items() if k not in self._writing}
+        if not written:
+            return None
+        self._writing.update(written)
+        return CacheBatch(
+            self.path,
+            written,
+            [(k, g.model_dump_json()) for k, g in written.items()],
+            [(k, self.owner) for k in written if k in self._claimed],
+        )
+
+    @staticmethod
+    def write_batch(conn: sqlite3.Connection, batch: CacheBatch) -> None:
+        """Write a batch's answers and end their claims in one transaction."""
+        conn.execute("BEGIN")
         try:
-            self.conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)", rows)
-            self.conn.executemany("DELETE FROM claims WHERE key=? AND owner=?", ended)
-            self.conn.execute("COMMIT")
+            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)", batch.rows)
+            conn.executemany("DELETE FROM claims WHERE key=? AND owner=?", batch.ended)
+            conn.execute("COMMIT")
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        for k, g in written.items():
+
+    def batch_done(self, batch: CacheBatch, committed: bool) -> None:
+        """A batch from `take_batch` is written (or failed: its answers stay pending)."""
+        self._writing.difference_update(batch.written)
+        if not committed:
+            return
+        for k, g in batch.written.items():
             self._claimed.discard(k)
             self._unclaimed.discard(k)
             if self._pending.get(k) is g:
                 del self._pending[k]
+
+    def flush(self) -> None:
+        """Write the pending answers (and end their claims) in one transaction, now. They stay
+        pending until it commits, so a failed write (disk full, a locked file) loses none."""
+        batch = self.take_batch()
+        if batch is None:
+            return
+        try:
+            self.write_batch(self.conn, batch)
+        except BaseException:
+            self.batch_done(batch, committed=False)
+            raise
+        self.batch_done(batch, committed=True)
 
     def close(self) -> None:
         """Write what is pending and close. A failed write here (the run's own error, such as a
@@ -197,6 +238,7 @@ class CallCache:
                 self.conn.execute("DELETE FROM claims WHERE owner=?", (self.owner,))
                 self.conn.execute("DELETE FROM users WHERE owner=?", (self.owner,))
         finally:
+            WriteThread.release(self.path)
             self.conn.close()
 
 

@@ -8,15 +8,17 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from safeval.attacks.followup import adaptive_followup
+from safeval.db import ConnectionOf, WriteThread
 from safeval.errors import RunAborted, SafevalError
 from safeval.judges.base import Judge
 from safeval.models.base import ModelAPI, call_key
-from safeval.models.callcache import CallCache
+from safeval.models.callcache import CacheBatch, CallCache
 from safeval.runner.plan import Unit
-from safeval.runner.store import RunStore, item_id
+from safeval.runner.store import RunStore, Sink, item_id
 from safeval.types import GenerateConfig, Generation, Message, Sample, Score
 from safeval.types.record import ItemRow
 
@@ -36,40 +38,127 @@ class StageStats:
 
 
 class BatchWriter:
-    """Buffers rows and writes them in one transaction every few hundred rows or half second
-    (a timer flushes too, so a quiet stretch never holds answers in memory for long). The call
-    cache is flushed first, so an answer that reached the store is always cached. A failed write
-    keeps the rows buffered and raises `RunAborted`."""
+    """Buffers rows (made into SQL parameters as they come) and writes them in one transaction
+    every few hundred rows or half second (a timer flushes too, so a quiet stretch never holds
+    answers in memory for long). The call cache's new answers are written first, so an answer
+    that reached the store is always cached.
 
-    def __init__(self, write: Callable[[list], None], cache: CallCache | None = None) -> None:
-        self._write = write
+    With `background` (a run's stages), each transaction runs in the write thread
+    (`db.WriteThread`) while the event loop goes on with the requests: written in the loop,
+    the transactions of a 20,000-prompt run stalled it for about a second in all. A failed write
+    keeps its rows buffered, and the next `add` or `flush` raises `RunAborted`."""
+
+    def __init__(self, sink: Sink, cache: CallCache | None = None, background: bool = False):
+        self._sink = sink
         self._cache = cache
-        self._rows: list = []
+        self._background = background
+        self._rows: list[tuple] = []
         self._last = time.monotonic()
+        self._inflight: tuple[Future[None], list[tuple], CacheBatch | None] | None = None
+        self._failure: BaseException | None = None
 
     def add(self, row: object) -> None:
-        self._rows.append(row)
+        self._rows.append(self._sink.prepare(row))  # kept even when this add raises
+        self._raise_failure()
         if len(self._rows) >= FLUSH_EVERY_ROWS or self.due_in() <= 0:
-            self.flush()
+            self.flush_soon()
 
     def due_in(self) -> float:
         """Seconds until buffered rows are due to be written."""
         return self._last + FLUSH_EVERY_SECONDS - time.monotonic()
 
-    def flush(self) -> None:
+    def flush_soon(self) -> None:
+        """Start writing what is buffered: handed to the write thread with `background` (one
+        write at a time: the next starts when the timer or `add` finds this one done), else
+        written now."""
+        if not self._background:
+            self.flush()
+            return
+        self._raise_failure()
+        if self._inflight is not None:
+            return
+        batch = self._cache.take_batch() if self._cache is not None else None
+        rows, self._rows = self._rows, []
+        if not rows and batch is None:
+            self._last = time.monotonic()
+            return
+        job = WriteThread.shared().submit(self._job(rows, batch))
+        self._inflight = (job, rows, batch)
+        asyncio.wrap_future(job).add_done_callback(self._written)
+
+    def _job(self, rows: list[tuple], batch: CacheBatch | None) -> Callable[[ConnectionOf], None]:
+        sink = self._sink
+
+        def job(connection_of: ConnectionOf) -> None:
+            if batch is not None:
+                CallCache.write_batch(connection_of(batch.path), batch)
+            if rows:
+                sink.write(connection_of(sink.path), rows)
+
+        return job
+
+    def _written(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled():
+            done.exception()  # retrieved here: `_settle` takes the outcome from the job itself
+        self._settle()
+
+    def _settle(self) -> None:
+        """Take the outcome of the write under way (waiting for it, if it is not done)."""
+        if self._inflight is None:
+            return
+        job, rows, batch = self._inflight
+        self._inflight = None
         try:
-            if self._cache is not None:
-                self._cache.flush()
-            if self._rows:
-                self._write(self._rows)
-                self._rows = []  # only once written: a failed write loses nothing
-        except Exception as e:  # disk full, a damaged file, a value SQLite cannot store
-            raise RunAborted(
-                f"cannot write the run's results ({type(e).__name__}: {e}); finished items up "
-                "to the last write are "
-                "saved: fix the cause (e.g. free disk space) and run the same command to resume"
-            ) from e
+            job.result()
+        except Exception as e:
+            if batch is not None and self._cache is not None:
+                self._cache.batch_done(batch, committed=False)
+            self._rows[:0] = rows  # kept, in order, for the next try
+            self._failure = _aborted(e)
+            return
+        if batch is not None and self._cache is not None:
+            self._cache.batch_done(batch, committed=True)
         self._last = time.monotonic()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def flush(self) -> None:
+        """Write everything buffered and wait for it: the end of a stage, or on the way out
+        after an error (another try at rows whose write failed)."""
+        self._settle()
+        self._failure = None  # this write is the next try
+        batch: CacheBatch | None = None
+        try:
+            if self._background:
+                batch = self._cache.take_batch() if self._cache is not None else None
+                if self._rows or batch is not None:
+                    WriteThread.shared().submit(self._job(self._rows, batch)).result()
+            else:
+                if self._cache is not None:
+                    self._cache.flush()
+                if self._rows:
+                    self._sink.write(self._sink.conn, self._rows)
+        except Exception as e:  # disk full, a damaged file, a value SQLite cannot store
+            if batch is not None and self._cache is not None:
+                self._cache.batch_done(batch, committed=False)
+            raise _aborted(e) from e
+        if batch is not None and self._cache is not None:
+            self._cache.batch_done(batch, committed=True)
+        self._rows = []  # only once written: a failed write loses nothing
+        self._last = time.monotonic()
+
+
+def _aborted(e: BaseException) -> RunAborted:
+    err = RunAborted(
+        f"cannot write the run's results ({type(e).__name__}: {e}); finished items up to the "
+        "last write are saved: fix the cause (e.g. free disk space) and run the same command to "
+        "resume"
+    )
+    err.__cause__ = e
+    return err
 
 
 async def answer(
@@ -130,7 +219,7 @@ async def _run_pool(
         while True:
             await asyncio.sleep(max(0.02, writer.due_in()))
             if writer.due_in() <= 0:
-                writer.flush()
+                writer.flush_soon()
 
     def note_crash(t: asyncio.Task) -> None:
         if t.cancelled() or t.exception() is None:
@@ -197,7 +286,7 @@ async def generate_stage(
     answer goes to `on_answer` (the judge, when it runs alongside)."""
     stats = StageStats()
     done = store.done_ids()
-    writer = BatchWriter(store.put_items, cache)
+    writer = BatchWriter(store.items_sink(), cache, background=True)
     start = time.monotonic()
 
     def todo() -> Iterable[Unit]:
@@ -290,7 +379,7 @@ async def judge_stage(
     """Give a verdict from `judge` to every done item that lacks one (or to `items`, answers
     handed over as they arrive). Touches no generation."""
     stats = StageStats()
-    writer = BatchWriter(store.put_verdicts, cache)
+    writer = BatchWriter(store.verdicts_sink(), cache, background=True)
     start = time.monotonic()
     if items is None:
         items = store.items_to_judge(judge.name)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safeval.db import connect, connect_readonly, damaged
+from safeval.db import WriteThread, connect, connect_readonly, damaged, write_many
 from safeval.errors import DataError
 from safeval.types import Generation, Message, Sample, Score
 from safeval.types.record import ItemRow, ScoredRow
@@ -68,6 +69,18 @@ _HARMFUL: dict[str | None, bool | None] = {"true": True, "false": False, "null":
 _UNUSUAL = object()
 
 
+@dataclass(frozen=True)
+class Sink:
+    """Where a batch writer's rows go: the file, its owner's connection (for writes made at
+    once), how one row becomes SQL parameters, and the transaction that writes many of them
+    through any connection to the file (the write thread's own, in a run)."""
+
+    path: Path
+    conn: sqlite3.Connection
+    prepare: Callable[[Any], tuple]
+    write: Callable[[sqlite3.Connection, list[tuple]], None]
+
+
 def item_id(sample_id: str, attack: str, turn: int) -> str:
     """The primary key of a stored item."""
     return f"{sample_id}|{attack}|{turn}"
@@ -118,6 +131,7 @@ class RunStore:
             )
 
     def close(self) -> None:
+        WriteThread.release(self.path)
         self.conn.close()
 
     # -- meta ----------------------------------------------------------------------------
@@ -136,41 +150,44 @@ class RunStore:
     def done_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT item_id FROM items WHERE status='done'")}
 
+    @staticmethod
+    def item_params(row: tuple[str, Sample, int, list[Message], str | None, Generation]) -> tuple:
+        """The SQL parameters of one (item_id, sample, turn, messages, request_key, generation)
+        row (made as answers come, so that a write is only the transaction)."""
+        iid, sample, turn, messages, key, gen = row
+        sample_id, attack, _ = iid.rsplit("|", 2)
+        return (
+            iid,
+            sample_id,
+            attack,
+            turn,
+            sample.category,
+            sample.model_dump_json(),
+            json.dumps([m.model_dump() for m in messages], ensure_ascii=False),
+            key,
+            gen.text if gen.ok else None,
+            gen.model_dump_json(exclude={"text"}),
+            "done" if gen.ok else "error",
+            gen.error,
+            time.time(),
+        )
+
+    @staticmethod
+    def write_items(conn: sqlite3.Connection, params: list[tuple]) -> None:
+        """Write rows of `item_params` in one transaction (on this store's file, through any
+        connection to it)."""
+        write_many(conn, "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
+
     def put_items(
         self, rows: list[tuple[str, Sample, int, list[Message], str | None, Generation]]
     ) -> None:
         """Write (item_id, sample, turn, messages, request_key, generation) rows in one
         transaction."""
-        now = time.time()
-        params = []
-        for iid, sample, turn, messages, key, gen in rows:
-            sample_id, attack, _ = iid.rsplit("|", 2)
-            params.append(
-                (
-                    iid,
-                    sample_id,
-                    attack,
-                    turn,
-                    sample.category,
-                    sample.model_dump_json(),
-                    json.dumps([m.model_dump() for m in messages], ensure_ascii=False),
-                    key,
-                    gen.text if gen.ok else None,
-                    gen.model_dump_json(exclude={"text"}),
-                    "done" if gen.ok else "error",
-                    gen.error,
-                    now,
-                )
-            )
-        self.conn.execute("BEGIN")
-        try:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", params
-            )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        self.write_items(self.conn, [self.item_params(r) for r in rows])
+
+    def items_sink(self) -> Sink:
+        """Where a batch writer sends answers."""
+        return Sink(self.path, self.conn, self.item_params, self.write_items)
 
     ITEM_COLUMNS = (
         "item_id, sample_id, attack, turn, category, sample, messages, request_key, response, "
@@ -253,33 +270,38 @@ class RunStore:
         return int(row[0])
 
     # -- verdicts ------------------------------------------------------------------------
+    @staticmethod
+    def verdict_params(row: tuple[str, Score]) -> tuple:
+        """The SQL parameters of one (item_id, score) row."""
+        iid, s = row
+        return (
+            iid,
+            s.judge,
+            s.value if s.error is None else None,
+            s.label,
+            s.riskiness,
+            json.dumps(s.tags, ensure_ascii=False),
+            s.explanation,
+            s.error,
+            time.time(),
+            None if s.refused is None or s.error is not None else int(s.refused),
+        )
+
+    @staticmethod
+    def write_verdicts(conn: sqlite3.Connection, params: list[tuple]) -> None:
+        """Write rows of `verdict_params` in one transaction."""
+        write_many(
+            conn,
+            f"INSERT OR REPLACE INTO verdicts ({VERDICT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            params,
+        )
+
     def put_verdicts(self, rows: list[tuple[str, Score]]) -> None:
-        now = time.time()
-        params = [
-            (
-                iid,
-                s.judge,
-                s.value if s.error is None else None,
-                s.label,
-                s.riskiness,
-                json.dumps(s.tags, ensure_ascii=False),
-                s.explanation,
-                s.error,
-                now,
-                None if s.refused is None or s.error is not None else int(s.refused),
-            )
-            for iid, s in rows
-        ]
-        self.conn.execute("BEGIN")
-        try:
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO verdicts ({VERDICT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                params,
-            )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        self.write_verdicts(self.conn, [self.verdict_params(r) for r in rows])
+
+    def verdicts_sink(self) -> Sink:
+        """Where a batch writer sends verdicts."""
+        return Sink(self.path, self.conn, self.verdict_params, self.write_verdicts)
 
     def tag_counts(self, judge: str, most: int = 50) -> dict[str, int]:
         """How many verdicts of `judge` carry each tag (risk tags, `scored_by:logprob`,
@@ -302,18 +324,18 @@ class RunStore:
         was most of the cost of a 20,000-item summary)."""
         cur = self.conn.execute(
             f"""SELECT i.item_id, i.sample_id, i.category, i.attack, i.turn,
-                      i.sample, v.value, v.label, v.error,
+                      CASE WHEN ? THEN i.sample END, v.value, v.label, v.error,
                       i.error, i.status, {self._refused_col}, v.tags,
                       json_type(i.sample, '$.harmful'), json_extract(i.sample, '$.lang')
                FROM items i LEFT JOIN verdicts v ON v.item_id = i.item_id AND v.judge = ?
                ORDER BY i.item_id""",
-            (judge,),
+            (with_samples, judge),
         )
         for r in cur:
             sample = Sample.model_validate_json(r[5]) if with_samples else None
             harmful = _HARMFUL.get(r[13], _UNUSUAL)
             if harmful is _UNUSUAL:  # not a JSON bool or null: as the sample's parse reads it
-                harmful = (sample or Sample.model_validate_json(r[5])).harmful
+                harmful = (sample or self._sample_of(r[0])).harmful
             yield ScoredRow(
                 item_id=r[0],
                 sample_id=r[1],
@@ -330,6 +352,10 @@ class RunStore:
                 tags=tuple(json.loads(r[12])) if r[12] and r[12] != "[]" else (),
                 lang=r[14],
             )
+
+    def _sample_of(self, iid: str) -> Sample:
+        (raw,) = self.conn.execute("SELECT sample FROM items WHERE item_id=?", (iid,)).fetchone()
+        return Sample.model_validate_json(raw)
 
     def worst_items(self, judge: str, limit: int) -> list[dict[str, Any]]:
         """Answers `judge` found unsafe (value < 0.5), the riskiest first where the judge gives a

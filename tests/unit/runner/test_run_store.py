@@ -159,6 +159,7 @@ def test_scored_rows_read_harmful_and_lang_without_parsing_samples(tmp_path: Pat
         Sample(id="a", input="q", harmful=True, lang="en"),
         Sample(id="b", input="q", harmful=False, lang="zh"),
         Sample(id="c", input="q", harmful=None),
+        Sample(id="d", input="q", harmful=False),
     ]
     store.put_items([(f"{s.id}|none|0", s, 0, msgs, None, Generation(text="x")) for s in samples])
     store.put_verdicts([("a|none|0", Score(value=1.0, judge="rules", tags=["t"]))])
@@ -167,11 +168,21 @@ def test_scored_rows_read_harmful_and_lang_without_parsing_samples(tmp_path: Pat
     store.conn.execute(
         "UPDATE items SET sample = json_remove(sample, '$.harmful') WHERE item_id = 'c|none|0'"
     )
+    # Not a JSON bool or null (written by hand): read as parsing the sample reads it.
+    store.conn.execute(
+        "UPDATE items SET sample = json_set(sample, '$.harmful', 'false') "
+        "WHERE item_id = 'd|none|0'"
+    )
     store.conn.commit()
     full = list(store.scored_rows("rules", with_samples=True))
     lean = list(store.scored_rows("rules"))
-    assert [r.sample for r in lean] == [None, None, None]
-    assert [(r.harmful, r.lang) for r in lean] == [(True, "en"), (False, "zh"), (True, None)]
+    assert [r.sample for r in lean] == [None, None, None, None]
+    assert [(r.harmful, r.lang) for r in lean] == [
+        (True, "en"),
+        (False, "zh"),
+        (True, None),
+        (False, None),
+    ]
     assert [(r.harmful, r.lang) for r in full] == [(r.sample.harmful, r.sample.lang) for r in full]  # type: ignore[union-attr]
     assert [dataclasses.replace(r, sample=None) for r in full] == lean
     store.close()
