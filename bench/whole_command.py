@@ -16,6 +16,10 @@ repeat, and the ratio of each judge's median wall time to the last one's is prin
 what judging with the default judge adds, against the cheap `rules` judge). The load average at
 the start and the end is printed too: the machine may be shared.
 
+`--before SRC` times another checkout's `src` folder too (PYTHONPATH=SRC, same interpreter and
+packages), interleaved with this one in every repeat, so before and after share the machine's
+state; the ratio of the medians is printed.
+
 `--bare` adds, for reference, a bare aiohttp client in its own process (no safeval: the same
 requests, 64 at a time, answers read and parsed, nothing stored or judged), timed the same way:
 what this endpoint and this machine allow a Python client at all.
@@ -62,14 +66,17 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def time_command(data: Path, url: str, runs: Path, judge: str) -> tuple[float, dict]:
+def time_command(
+    data: Path, url: str, runs: Path, judge: str, src: str | None = None
+) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "safeval", "run", "seval", "--data", str(data), "--model",
            "openai-compatible/bench", "--base-url", url, "--concurrency", str(CONCURRENCY),
            "--runs-dir", str(runs), "--run-id", "r", "--no-progress"]  # fmt: skip
     if judge != "default":
         cmd += ["--judge", judge]
+    env = dict(os.environ, PYTHONPATH=src) if src else None
     start = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if r.returncode != 0:
         raise SystemExit(f"run failed ({r.returncode}): {r.stderr[-2000:]}")
@@ -122,6 +129,7 @@ def main() -> None:
     ap.add_argument("--judge", action="append", default=None,
                     help="repeatable; default: the benchmark's default judge")  # fmt: skip
     ap.add_argument("--bare", action="store_true", help="also time a bare aiohttp client")
+    ap.add_argument("--before", help="another checkout's src folder, timed interleaved")
     args = ap.parse_args()
     judges: list[str] = args.judge or ["default"]
     proc, url = start_server()
@@ -136,9 +144,13 @@ def main() -> None:
                 walls: dict[str, list[float]] = {j: [] for j in judges}
                 names: dict[str, str] = {}
                 bare: list[float] = []
+                before: list[float] = []
                 for i in range(args.repeats):
                     if args.bare:
                         bare.append(time_bare(data, url))
+                    if args.before:
+                        runs = Path(d) / f"runs-before-{i}"
+                        before.append(time_command(data, url, runs, judges[0], args.before)[0])
                     for j in judges:
                         runs = Path(d) / f"runs-{j}-{i}"
                         wall, summary = time_command(data, url, runs, j)
@@ -151,6 +163,11 @@ def main() -> None:
                     print(f"| {n:,} | bare aiohttp client, no safeval | {med:.2f} s "
                           f"({min(bare):.2f}-{max(bare):.2f}) | {floor:.3f} s | "
                           f"{med / floor:.2f}x |", flush=True)  # fmt: skip
+                if before:
+                    med = statistics.median(before)
+                    print(f"| {n:,} | before ({args.before}), {judges[0]} judge | {med:.2f} s "
+                          f"({min(before):.2f}-{max(before):.2f}) | {floor:.3f} s | "
+                          f"{med / floor:.2f}x |", flush=True)  # fmt: skip
                 for j in judges:
                     w = walls[j]
                     med = statistics.median(w)
@@ -160,6 +177,8 @@ def main() -> None:
                 for j in judges[:-1]:
                     r = statistics.median(walls[j]) / base
                     ratios.append(f"| {n:,} | {names[j]} | {names[judges[-1]]} | {r:.3f}x |")
+        if args.before:
+            print("(after / before: the medians of the rows above)")
         if ratios:
             print("\n| prompts | judge | against | wall ratio (medians) |\n|---|---|---|---|")
             print("\n".join(ratios))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from safeval.db import WriteThread, connect, damaged
+from safeval.db import WriteThread, connect, damaged, write_many
 from safeval.types import Generation
 
 #: How long a claim on a call in flight holds without its answer. A process on this host that
@@ -188,16 +188,10 @@ class CallCache:
 
     @staticmethod
     def write_batch(conn: sqlite3.Connection, batch: CacheBatch) -> None:
-        """Write a batch's answers and end their claims in one transaction."""
-        conn.execute("BEGIN")
-        try:
-            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)", batch.rows)
+        """Write a batch's answers and end their claims (a transaction each)."""
+        write_many(conn, "INSERT OR REPLACE INTO calls (key, generation)", batch.rows)
+        if batch.ended:  # only while another process shares the cache
             conn.executemany("DELETE FROM claims WHERE key=? AND owner=?", batch.ended)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def batch_done(self, batch: CacheBatch, committed: bool) -> None:
         """A batch from `take_batch` is written (or failed: its answers stay pending)."""

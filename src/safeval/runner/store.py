@@ -176,7 +176,7 @@ class RunStore:
     def write_items(conn: sqlite3.Connection, params: list[tuple]) -> None:
         """Write rows of `item_params` in one transaction (on this store's file, through any
         connection to it)."""
-        write_many(conn, "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
+        write_many(conn, f"INSERT OR REPLACE INTO items ({RunStore.ITEM_COLUMNS})", params)
 
     def put_items(
         self, rows: list[tuple[str, Sample, int, list[Message], str | None, Generation]]
@@ -290,11 +290,7 @@ class RunStore:
     @staticmethod
     def write_verdicts(conn: sqlite3.Connection, params: list[tuple]) -> None:
         """Write rows of `verdict_params` in one transaction."""
-        write_many(
-            conn,
-            f"INSERT OR REPLACE INTO verdicts ({VERDICT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            params,
-        )
+        write_many(conn, f"INSERT OR REPLACE INTO verdicts ({VERDICT_COLUMNS})", params)
 
     def put_verdicts(self, rows: list[tuple[str, Score]]) -> None:
         self.write_verdicts(self.conn, [self.verdict_params(r) for r in rows])

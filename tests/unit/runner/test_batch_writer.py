@@ -103,3 +103,26 @@ def test_cache_answers_in_a_failed_write_stay_pending_and_are_written_later(
     assert stored(tmp_path / "run.sqlite", "items") == 2
     cache.close()
     store.close()
+
+
+def test_write_many_keeps_sql_types_and_takes_non_finite_floats_row_by_row(
+    tmp_path: Path,
+) -> None:
+    from safeval.db import connect, write_many
+
+    conn = connect(tmp_path / "t.sqlite")
+    conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, i INTEGER, r REAL, n TEXT, s TEXT)")
+    rows = [
+        ("a", 1, 0.5, None, 'quote " and 中文 and \\ back'),
+        ("b", 0, 1.0, None, ""),
+    ]
+    write_many(conn, "INSERT OR REPLACE INTO t (k, i, r, n, s)", rows)
+    got = conn.execute("SELECT k, i, r, n, s, typeof(i), typeof(r) FROM t ORDER BY k").fetchall()
+    assert [g[:5] for g in got] == rows
+    assert {(g[5], g[6]) for g in got} == {("integer", "real")}
+    # NaN has no JSON form: that batch is written row by row, and SQLite stores NaN as NULL.
+    write_many(
+        conn, "INSERT OR REPLACE INTO t (k, i, r, n, s)", [("c", 2, float("nan"), None, "x")]
+    )
+    assert conn.execute("SELECT r FROM t WHERE k = 'c'").fetchone() == (None,)
+    conn.close()
