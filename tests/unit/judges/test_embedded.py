@@ -178,3 +178,7 @@ def test_a_path_that_is_not_an_artifact_fails_when_the_judge_is_made(tmp_path: P
         EmbeddedJudge(path=str(bad))
     with pytest.raises(ModelError, match="not found"):
         EmbeddedJudge(path=str(tmp_path / "missing.npz"))
+    other = tmp_path / "other.npz"
+    np.savez(other, something=np.zeros(3))  # an .npz, but not the judge's
+    with pytest.raises(ModelError, match="not an embedded judge artifact .no harm_b, harm_platt"):
+        EmbeddedJudge(path=str(other))

@@ -6,3 +6,5 @@ from pathlib import Path
 
 #: The shipped artifact (its card is model.json beside it).
 ARTIFACT = Path(__file__).with_name("model.npz")
+#: The logistic heads every artifact holds (arrays `<head>_w`, `<head>_b`, `<head>_platt`).
+HEADS = ("harm", "refusal")

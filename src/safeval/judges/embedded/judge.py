@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from safeval.errors import ModelError
 from safeval.judges.base import Judge
-from safeval.judges.embedded import ARTIFACT
+from safeval.judges.embedded import ARTIFACT, HEADS
 from safeval.types import Score
 from safeval.types.record import ItemRow
 
@@ -53,6 +53,17 @@ class EmbeddedJudge(Judge):
             )
         if not zipfile.is_zipfile(self.path):
             raise ModelError(f"{self.path}: not a valid embedded judge artifact (not an .npz)")
+        with zipfile.ZipFile(self.path) as z:  # the arrays' names, without loading numpy
+            missing = sorted(
+                f"{h}_{part}"
+                for h in HEADS
+                for part in ("w", "b", "platt")
+                if f"{h}_{part}.npy" not in z.namelist()
+            )
+        if missing:
+            raise ModelError(
+                f"{self.path}: not an embedded judge artifact (no {', '.join(missing)})"
+            )
         self._model: EmbeddedModel | None = None
         self._loading: asyncio.Future[EmbeddedModel] | None = None
         self._pending: list[tuple[ItemRow, asyncio.Future[Prediction]]] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from safeval.errors import ModelError
-from safeval.judges.embedded import ARTIFACT
+from safeval.judges.embedded import ARTIFACT, HEADS
 from safeval.judges.embedded.features import (
     STRUCTURE,
     Features,
@@ -22,7 +22,6 @@ from safeval.judges.embedded.features import (
     structure,
 )
 
-HEADS = ("harm", "refusal")
 #: The harm stacker's arrays: input standardisation and a one-hidden-layer network.
 STACK = ("stack_mean", "stack_scale", "stack_w1", "stack_b1", "stack_w2", "stack_b2")
 #: The refusal map's arrays: weights over (refusal head score, refusal phrase) and a bias.
