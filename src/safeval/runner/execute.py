@@ -84,7 +84,7 @@ class BatchWriter:
             return
         job = WriteThread.shared().submit(self._job(rows, batch))
         self._inflight = (job, rows, batch)
-        asyncio.wrap_future(job).add_done_callback(self._written)
+        asyncio.wrap_future(job).add_done_callback(lambda done: self._written(done, job))
 
     def _job(self, rows: list[tuple], batch: CacheBatch | None) -> Callable[[ConnectionOf], None]:
         sink = self._sink
@@ -97,10 +97,11 @@ class BatchWriter:
 
         return job
 
-    def _written(self, done: asyncio.Future[None]) -> None:
+    def _written(self, done: asyncio.Future[None], job: Future[None]) -> None:
         if not done.cancelled():
             done.exception()  # retrieved here: `_settle` takes the outcome from the job itself
-        self._settle()
+        if self._inflight is not None and self._inflight[0] is job:  # not settled by `flush`
+            self._settle()
 
     def _settle(self) -> None:
         """Take the outcome of the write under way (waiting for it, if it is not done)."""

@@ -125,4 +125,7 @@ def test_write_many_keeps_sql_types_and_takes_non_finite_floats_row_by_row(
         conn, "INSERT OR REPLACE INTO t (k, i, r, n, s)", [("c", 2, float("nan"), None, "x")]
     )
     assert conn.execute("SELECT r FROM t WHERE k = 'c'").fetchone() == (None,)
+    # A NUL in untrusted text would end SQLite's JSON string: that batch goes row by row too.
+    write_many(conn, "INSERT OR REPLACE INTO t (k, i, r, n, s)", [("d", 3, 0.0, None, "a\x00b")])
+    assert conn.execute("SELECT s FROM t WHERE k = 'd'").fetchone() == ("a\x00b",)
     conn.close()
