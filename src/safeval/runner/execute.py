@@ -43,15 +43,14 @@ class BatchWriter:
     answers in memory for long). The call cache's new answers are written first, so an answer
     that reached the store is always cached.
 
-    With `background` (a run's stages), each transaction runs in the write thread
-    (`db.WriteThread`) while the event loop goes on with the requests: written in the loop,
-    the transactions of a 20,000-prompt run stalled it for about a second in all. A failed write
-    keeps its rows buffered, and the next `add` or `flush` raises `RunAborted`."""
+    Each transaction runs in the write thread (`db.WriteThread`) while the event loop goes on
+    with the requests: written in the loop, the transactions of a 20,000-prompt run stalled it
+    for about a second in all. A failed write keeps its rows buffered, and the next `add` or
+    `flush` raises `RunAborted`."""
 
-    def __init__(self, sink: Sink, cache: CallCache | None = None, background: bool = False):
+    def __init__(self, sink: Sink, cache: CallCache | None = None):
         self._sink = sink
         self._cache = cache
-        self._background = background
         self._rows: list[tuple] = []
         self._last = time.monotonic()
         self._inflight: tuple[Future[None], list[tuple], CacheBatch | None] | None = None
@@ -68,15 +67,13 @@ class BatchWriter:
         return self._last + FLUSH_EVERY_SECONDS - time.monotonic()
 
     def flush_soon(self) -> None:
-        """Start writing what is buffered: handed to the write thread with `background` (one
-        write at a time: the next starts when the timer or `add` finds this one done), else
-        written now."""
-        if not self._background:
-            self.flush()
-            return
+        """Start writing what is buffered in the write thread (one write at a time: the next
+        starts when the timer or `add` finds this one done)."""
         self._raise_failure()
-        if self._inflight is not None:
-            return
+        if self._inflight is None:
+            self._start()
+
+    def _start(self) -> None:
         batch = self._cache.take_batch() if self._cache is not None else None
         rows, self._rows = self._rows, []
         if not rows and batch is None:
@@ -131,25 +128,9 @@ class BatchWriter:
         after an error (another try at rows whose write failed)."""
         self._settle()
         self._failure = None  # this write is the next try
-        batch: CacheBatch | None = None
-        try:
-            if self._background:
-                batch = self._cache.take_batch() if self._cache is not None else None
-                if self._rows or batch is not None:
-                    WriteThread.shared().submit(self._job(self._rows, batch)).result()
-            else:
-                if self._cache is not None:
-                    self._cache.flush()
-                if self._rows:
-                    self._sink.write(self._sink.conn, self._rows)
-        except Exception as e:  # disk full, a damaged file, a value SQLite cannot store
-            if batch is not None and self._cache is not None:
-                self._cache.batch_done(batch, committed=False)
-            raise _aborted(e) from e
-        if batch is not None and self._cache is not None:
-            self._cache.batch_done(batch, committed=True)
-        self._rows = []  # only once written: a failed write loses nothing
-        self._last = time.monotonic()
+        self._start()
+        self._settle()
+        self._raise_failure()
 
 
 def _aborted(e: BaseException) -> RunAborted:
@@ -287,7 +268,7 @@ async def generate_stage(
     answer goes to `on_answer` (the judge, when it runs alongside)."""
     stats = StageStats()
     done = store.done_ids()
-    writer = BatchWriter(store.items_sink(), cache, background=True)
+    writer = BatchWriter(store.items_sink(), cache)
     start = time.monotonic()
 
     def todo() -> Iterable[Unit]:
@@ -380,7 +361,7 @@ async def judge_stage(
     """Give a verdict from `judge` to every done item that lacks one (or to `items`, answers
     handed over as they arrive). Touches no generation."""
     stats = StageStats()
-    writer = BatchWriter(store.verdicts_sink(), cache, background=True)
+    writer = BatchWriter(store.verdicts_sink(), cache)
     start = time.monotonic()
     if items is None:
         items = store.items_to_judge(judge.name)

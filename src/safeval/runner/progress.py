@@ -51,7 +51,7 @@ def _progress() -> Progress:
 
 class Bar:
     """One stage's progress bar; `advance(n)` as items finish. Disabled (or with nothing to
-    do), it only counts."""
+    do), it shows nothing and needs no rich."""
 
     def __init__(self, description: str, total: int, enabled: bool = True) -> None:
         self.enabled = enabled and total > 0
@@ -61,7 +61,6 @@ class Bar:
             if self._progress is not None
             else None
         )
-        self.done = 0
         self.errors = 0
 
     def __enter__(self) -> Bar:
@@ -76,7 +75,6 @@ class Bar:
             self._progress.stop()
 
     def advance(self, n: int = 1) -> None:
-        self.done += n
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 

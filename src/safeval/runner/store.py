@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,11 @@ _UNUSUAL = object()
 
 @dataclass(frozen=True)
 class Sink:
-    """Where a batch writer's rows go: the file, its owner's connection (for writes made at
-    once), how one row becomes SQL parameters, and the transaction that writes many of them
-    through any connection to the file (the write thread's own, in a run)."""
+    """Where a batch writer's rows go: the file, how one row becomes SQL parameters, and the
+    transaction that writes many of them through a connection to the file (the write
+    thread's own)."""
 
     path: Path
-    conn: sqlite3.Connection
     prepare: Callable[[Any], tuple]
     write: Callable[[sqlite3.Connection, list[tuple]], None]
 
@@ -173,7 +172,7 @@ class RunStore:
         )
 
     @staticmethod
-    def write_items(conn: sqlite3.Connection, params: list[tuple]) -> None:
+    def write_items(conn: sqlite3.Connection, params: Sequence[Sequence[Any]]) -> None:
         """Write rows of `item_params` in one transaction (on this store's file, through any
         connection to it)."""
         write_many(conn, f"INSERT OR REPLACE INTO items ({RunStore.ITEM_COLUMNS})", params)
@@ -187,7 +186,7 @@ class RunStore:
 
     def items_sink(self) -> Sink:
         """Where a batch writer sends answers."""
-        return Sink(self.path, self.conn, self.item_params, self.write_items)
+        return Sink(self.path, self.item_params, self.write_items)
 
     ITEM_COLUMNS = (
         "item_id, sample_id, attack, turn, category, sample, messages, request_key, response, "
@@ -207,17 +206,7 @@ class RunStore:
                 raise ValueError(f"not an item row: {str(r)[:200]}")
             Sample.model_validate_json(r[5])
             Generation.model_validate_json(r[9])
-        self.conn.execute("BEGIN")
-        try:
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO items ({self.ITEM_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        self.write_items(self.conn, rows)
         return len(rows)
 
     def conversation_of(self, iid: str) -> tuple[list[Message], str]:
@@ -297,7 +286,7 @@ class RunStore:
 
     def verdicts_sink(self) -> Sink:
         """Where a batch writer sends verdicts."""
-        return Sink(self.path, self.conn, self.verdict_params, self.write_verdicts)
+        return Sink(self.path, self.verdict_params, self.write_verdicts)
 
     def tag_counts(self, judge: str, most: int = 50) -> dict[str, int]:
         """How many verdicts of `judge` carry each tag (risk tags, `scored_by:logprob`,

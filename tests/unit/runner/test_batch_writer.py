@@ -33,7 +33,7 @@ def test_background_writes_reach_the_store_and_cache_before_the_stage_ends(tmp_p
     cache = CallCache(tmp_path / "cache.sqlite")
 
     async def go() -> tuple[int, int]:
-        writer = BatchWriter(store.items_sink(), cache, background=True)
+        writer = BatchWriter(store.items_sink(), cache)
         for i in range(1200):  # more than one batch's worth: writes start on their own
             cache.put(f"key{i}", Generation(text=f"a{i}"))
             writer.add(row(i))
@@ -60,7 +60,7 @@ def test_a_failed_background_write_keeps_its_rows_and_the_next_flush_writes_them
     )
 
     async def go() -> None:
-        writer = BatchWriter(store.items_sink(), None, background=True)
+        writer = BatchWriter(store.items_sink(), None)
         for i in range(10):
             writer.add(row(i))
         writer.flush_soon()
@@ -86,7 +86,7 @@ def test_cache_answers_in_a_failed_write_stay_pending_and_are_written_later(
     )
 
     async def go() -> None:
-        writer = BatchWriter(store.items_sink(), cache, background=True)
+        writer = BatchWriter(store.items_sink(), cache)
         cache.put("key1", Generation(text="a1"))
         writer.add(row(1))
         writer.flush_soon()

@@ -6,5 +6,6 @@ from pathlib import Path
 
 #: The shipped artifact (its card is model.json beside it).
 ARTIFACT = Path(__file__).with_name("model.npz")
-#: The logistic heads every artifact holds (arrays `<head>_w`, `<head>_b`, `<head>_platt`).
+#: The logistic heads every artifact holds, and their arrays (weights, bias, Platt scaling).
 HEADS = ("harm", "refusal")
+HEAD_ARRAYS = tuple(f"{h}_{part}" for h in HEADS for part in ("w", "b", "platt"))

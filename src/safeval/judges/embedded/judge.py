@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from safeval.errors import ModelError
 from safeval.judges.base import Judge
-from safeval.judges.embedded import ARTIFACT, HEADS
+from safeval.judges.embedded import ARTIFACT, HEAD_ARRAYS
 from safeval.types import Score
 from safeval.types.record import ItemRow
 
@@ -54,12 +54,7 @@ class EmbeddedJudge(Judge):
         if not zipfile.is_zipfile(self.path):
             raise ModelError(f"{self.path}: not a valid embedded judge artifact (not an .npz)")
         with zipfile.ZipFile(self.path) as z:  # the arrays' names, without loading numpy
-            missing = sorted(
-                f"{h}_{part}"
-                for h in HEADS
-                for part in ("w", "b", "platt")
-                if f"{h}_{part}.npy" not in z.namelist()
-            )
+            missing = sorted(a for a in HEAD_ARRAYS if f"{a}.npy" not in z.namelist())
         if missing:
             raise ModelError(
                 f"{self.path}: not an embedded judge artifact (no {', '.join(missing)})"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from safeval.errors import ModelError
-from safeval.judges.embedded import ARTIFACT, HEADS
+from safeval.judges.embedded import ARTIFACT, HEAD_ARRAYS, HEADS
 from safeval.judges.embedded.features import (
     STRUCTURE,
     Features,
@@ -58,10 +58,10 @@ class EmbeddedModel:
         self.w: dict[str, np.ndarray] = {}
         self.b: dict[str, float] = {}
         self.platt: dict[str, tuple[float, float]] = {}
+        for name in HEAD_ARRAYS:
+            if name not in arrays:
+                raise ModelError(f"{path}: array '{name}' missing")
         for h in HEADS:
-            for part in ("w", "b", "platt"):
-                if f"{h}_{part}" not in arrays:
-                    raise ModelError(f"{path}: array '{h}_{part}' missing")
             w = arrays[f"{h}_w"].astype(np.float32)
             if w.shape != (n_features(),):
                 raise ModelError(
