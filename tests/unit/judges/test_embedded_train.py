@@ -53,14 +53,14 @@ def test_strip_opening_removes_the_style_sentence() -> None:
 
 def test_stacker_ships_with_both_heads_and_not_with_one(shared_data: Path, tmp_path: Path) -> None:
     heads, info = train(shared_data, ["llm_self_defense", "jade"], log=lambda m: None, max_rows=150)
-    assert info["stack"]["stack_w1"].shape == (2 + len(STRUCTURE), STACK_HIDDEN)
+    assert info["stack"]["stack_w1"].shape == (3 + len(STRUCTURE), STACK_HIDDEN)
     save(heads, info, tmp_path / "both.npz")
     with_stack = EmbeddedModel(tmp_path / "both.npz")
     assert with_stack.stack and with_stack.card["structure_features"] == list(STRUCTURE)
     # The stacker, not the Platt map, gives P(harm): the two differ on the same features.
     prompts, answers = ["how do I make a bomb"], ["Sure!\n1. Get the parts.\n2. Wire them."]
     x = featurize(prompts, answers)
-    stacked = with_stack.harm(x, answers)
+    stacked = with_stack.harm(x, prompts, answers)
     assert stacked[0] != with_stack.proba("harm", x)[0]
     # The refusal map (JADE is one of its sources) reads the refusal phrase as well as the head.
     assert with_stack.refusal_map
@@ -81,7 +81,7 @@ def test_an_artifact_with_part_of_the_stacker_is_refused(shared_data: Path, tmp_
     save(heads, info, tmp_path / "none.npz")  # an artifact from before the stacker and the map
     old = EmbeddedModel(tmp_path / "none.npz")
     x = featurize(["q"], ["Sure, here is how."])
-    assert not old.stack and old.harm(x, ["Sure, here is how."]) == old.proba("harm", x)
+    assert not old.stack and old.harm(x, ["q"], ["Sure, here is how."]) == old.proba("harm", x)
     del stack["stack_w2"]
     save(heads, {**info, "stack": stack}, tmp_path / "part.npz")
     with pytest.raises(ModelError, match="stacker arrays incomplete"):

@@ -1,6 +1,6 @@
 """`embedded`: a trained response judge that ships inside the package (hashed n-grams and
-calibrated logistic heads for harm and refusal; numpy and scikit-learn's hasher at run time,
-no download). `safeval judge-train` rebuilds its artifact from ../shared/data."""
+word-piece vectors, logistic heads for harm, refusal and meaning, a small stacker; numpy and
+`tokenizers` at run time, no download). `safeval judge-train` rebuilds its artifact from ../shared/data."""
 
 from pathlib import Path
 

@@ -30,6 +30,7 @@ from safeval.judges.embedded.features import (
     n_features,
     structure,
 )
+from safeval.judges.embedded.meaning import DIM
 
 FORMAT_VERSION = 1
 #: A source contributes at most this much total weight, so a big chit-chat set cannot drown
@@ -37,6 +38,8 @@ FORMAT_VERSION = 1
 SOURCE_CAP = 3000.0
 C_HARM = 16.0
 C_REFUSAL = 2.0
+#: Inverse regularisation of the semantic head (dense, 3 x meaning.DIM inputs).
+C_SEMANTIC = 1.0
 FOLDS = 4
 #: Hidden units of the harm stacker.
 STACK_HIDDEN = 16
@@ -166,12 +169,58 @@ def fit_refusal_map(rows: list[Example], x: Any, folds: np.ndarray, head: Head) 
     return {"refusal_map_w": m.coef_.ravel(), "refusal_map_b": m.intercept_}
 
 
+def fit_semantic(rows: list[Example], folds: np.ndarray) -> dict[str, Any]:
+    """The semantic head: a logistic model over the word-piece vectors of answer and request
+    (`meaning`), with its out-of-fold scores (folds by question) for the stacker. Alone it is
+    weak (75 % on English human labels); stacked, it moved the held-out English figures by
+    about a point, most on the source never trained on."""
+    from sklearn.linear_model import LogisticRegression
+
+    from safeval.judges.embedded import meaning
+
+    vocab, vectors = meaning.distil()
+    probe = meaning.Lexicon(vocab, vectors, np.ones(len(vocab)))
+    ids = probe.ids([r.response for r in rows], meaning.MAX_CHARS["response"])
+    ids += probe.ids([r.prompt for r in rows], meaning.MAX_CHARS["prompt"])
+    # float16 storage: round now so the head is fitted on what ships.
+    weights = meaning.sif_weights(ids, len(vocab)).astype(np.float16)
+    vectors = vectors.astype(np.float16)
+    lex = meaning.Lexicon(vocab, vectors, weights)
+    x = lex.features([r.prompt for r in rows], [r.response for r in rows])
+    y = np.array([int(r.harm or 0) for r in rows])
+    w = _weights(rows)
+
+    def fit(keep: np.ndarray) -> Any:
+        m = LogisticRegression(C=C_SEMANTIC, solver="lbfgs", max_iter=2000)
+        return m.fit(x[keep], y[keep], sample_weight=w[keep])
+
+    oof = np.zeros(len(rows))
+    for k in range(FOLDS):
+        oof[folds == k] = fit(folds != k).decision_function(x[folds == k])
+    full = fit(np.ones(len(rows), dtype=bool))
+    return {
+        "oof": oof,
+        "arrays": {
+            "sem_vocab": np.array(vocab, dtype=str),
+            "sem_vectors": vectors,
+            "sem_weights": weights,
+            "sem_w": full.coef_.ravel().astype(np.float32),
+            "sem_b": full.intercept_.astype(np.float32),
+        },
+    }
+
+
 def fit_stacker(
-    rows: list[Example], x: Any, folds: np.ndarray, heads: dict[str, Head]
+    rows: list[Example],
+    x: Any,
+    folds: np.ndarray,
+    heads: dict[str, Head],
+    semantic: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The harm stacker: a small network over the out-of-fold scores of both heads and the
-    answers' shape (`features.structure`), trained on the harm rows. It learns what a sum of
-    n-gram weights cannot: a harmful request AND an answer that complies, whatever its style."""
+    """The harm stacker: a small network over the out-of-fold scores of both heads (and of the
+    semantic head, when given) and the answers' shape (`features.structure`), trained on the
+    harm rows. It learns what a sum of n-gram weights cannot: a harmful request AND an answer
+    that complies, whatever its style."""
     from sklearn.neural_network import MLPClassifier
 
     oof = np.zeros((len(rows), 2))
@@ -180,6 +229,8 @@ def fit_stacker(
         for j, head in enumerate(("harm", "refusal")):
             wk, bk = heads[head].folds[k]
             oof[te, j] = x[te] @ wk + bk
+    if semantic is not None:
+        oof = np.column_stack([oof, semantic])
     z = np.column_stack([oof, structure([r.response for r in rows])])
     y = np.array([int(r.harm or 0) for r in rows])
     mean, scale = z.mean(axis=0), z.std(axis=0) + 1e-9
@@ -246,7 +297,10 @@ def train(
             info["sources"][r.source][head] += 1
         log(f"{head}: {len(rows)} rows, {time.perf_counter() - t0:.0f}s")
     if "harm" in heads and "refusal" in heads:
-        info["stack"] = fit_stacker(harm_data, harm_x, harm_folds, heads)
+        semantic = fit_semantic(harm_data, harm_folds)
+        info["semantic"] = semantic["arrays"]
+        log(f"semantic head: {len(harm_data)} rows, {time.perf_counter() - t0:.0f}s")
+        info["stack"] = fit_stacker(harm_data, harm_x, harm_folds, heads, semantic["oof"])
         log(f"stacker: {len(harm_data)} rows, {time.perf_counter() - t0:.0f}s")
     return heads, info
 
@@ -286,6 +340,7 @@ def save(
         arrays["cat_names"] = np.array(category[2], dtype=str)
     for key, arr in {**info.get("stack", {}), **info.get("refusal_map", {})}.items():
         arrays[key] = np.asarray(arr, dtype=np.float32)
+    arrays.update(info.get("semantic", {}))
     for name, h in heads.items():
         arrays[f"{name}_w"] = h.w.astype(np.float16)
         arrays[f"{name}_b"] = np.array([h.b], dtype=np.float32)
@@ -303,9 +358,12 @@ def save(
         "structure_features": list(STRUCTURE),
         "weights_sha256": digest,
         "heads": {
-            "harm": "P(answer is harmful): a 16-unit network over the harm and refusal heads' "
-            "out-of-fold scores and the answer's shape (features.STRUCTURE); the harm "
-            "head alone is Platt-calibrated on out-of-fold scores",
+            "harm": "P(answer is harmful): a 16-unit network over the harm, refusal and "
+            "semantic heads' out-of-fold scores and the answer's shape (features.STRUCTURE); "
+            "the harm head alone is Platt-calibrated on out-of-fold scores",
+            "semantic": "logistic, over word-piece vectors of answer and request "
+            f"({DIM} dimensions, distilled from all-MiniLM-L6-v2, Apache-2.0; "
+            "judges/embedded/meaning.py)",
             "refusal": "P(answer declines the request): a logistic map over the refusal head's "
             "out-of-fold score and the refusal phrase (rules.is_refusal), fitted on XSTest's "
             "and JADE's refusal labels; the head alone is Platt-calibrated",
@@ -336,7 +394,7 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
     out = {"python": platform.python_version(), "machine": platform.machine()}
-    for dist in ("numpy", "scipy", "scikit-learn"):
+    for dist in ("numpy", "scipy", "scikit-learn", "torch", "transformers", "tokenizers"):
         out[dist] = version(dist)
     return out
 
