@@ -93,6 +93,35 @@ def test_a_lone_surrogate_in_an_answer_is_stored_as_replacement_text(tmp_path: P
     store.close()
 
 
+def test_a_lone_surrogate_from_an_endpoint_is_cached_stored_and_judged(tmp_path: Path) -> None:
+    # `"\ud800"` is valid JSON; the text it decodes to cannot be encoded. It went through the
+    # call cache unchanged and ended the run with an internal error.
+    def answer(body: dict) -> str:  # type: ignore[type-arg]
+        last = body["messages"][-1]["content"]
+        return "Sure, step 1 \ud800 then" if last.endswith("number 2") else REFUSAL
+
+    data = write_prompts(tmp_path / "p.jsonl", 4)
+    with ScriptedOpenAIServer(answer) as srv:
+        args = run_args("demo", data, tmp_path / "runs", model="openai-compatible/m", srv=srv)
+        first = run_cli(*args, "--run-id", "a")
+        again = run_cli(*args, "--run-id", "b")  # answers from the call cache
+        assert srv.requests == 4
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    for run in ("a", "b"):
+        with sqlite3.connect(tmp_path / "runs" / run / "run.sqlite") as c:
+            texts = {r[0] for r in c.execute("SELECT response FROM items")}
+            judged = c.execute("SELECT COUNT(*) FROM verdicts WHERE error IS NULL").fetchone()[0]
+        assert "Sure, step 1 \ufffd then" in texts and judged == 4
+
+
+def test_token_strings_with_half_a_surrogate_pair_are_kept_storable() -> None:
+    g = Generation(text="ok", top_logprobs=[{"\udc80": -0.5, "a": -1.0}], error=None)
+    assert g.top_logprobs == [{"\ufffd": -0.5, "a": -1.0}]
+    assert Generation(error="server said \ud800").error == "server said \ufffd"
+    g.model_dump_json()  # encodable
+
+
 def test_callcache_keeps_pending_rows_when_the_write_fails(tmp_path: Path) -> None:
     cache = CallCache(tmp_path / "cache.sqlite")
     for i in range(3):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from concurrent.futures import Future
@@ -151,7 +150,7 @@ async def answer(
     where `score_chat_template` is false, after the prompt's raw text."""
     labels = sample.score_choices
     if not labels:
-        return _valid_text(await model.generate(messages, config))
+        return await model.generate(messages, config)
     chat_template = sample.score_chat_template
     try:
         lls = await model.loglikelihood(messages, list(labels), chat_template)
@@ -161,18 +160,6 @@ async def answer(
         return Generation(error=f"log-likelihood failed: {type(e).__name__}: {e}")
     best = max(range(len(lls)), key=lls.__getitem__)
     return Generation(text=labels[best], finish_reason="logprob", logprobs=lls)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _valid_text(gen: Generation) -> Generation:
-    """A generation whose text holds no lone surrogate (a server may send `"\\ud800"`): such
-    text could be neither stored nor cached, so it becomes U+FFFD."""
-    if gen.text and _SURROGATE.search(gen.text):
-        fixed = gen.text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return gen.model_copy(update={"text": fixed})
-    return gen
 
 
 async def _run_pool(

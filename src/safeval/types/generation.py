@@ -1,6 +1,18 @@
 """Generation parameters and a model's answer (or its failure)."""
 
-from pydantic import BaseModel, ConfigDict
+import re
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with each lone UTF-16 surrogate (a server may send `"\\ud800"` in its JSON) turned
+    into U+FFFD: such text can be neither encoded to store or cache nor sent on."""
+    if _SURROGATE.search(text):
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 class GenerateConfig(BaseModel):
@@ -46,6 +58,18 @@ class Generation(BaseModel):
     # Per generated position, the most likely tokens and their log-probabilities, as the backend
     # returned them when `GenerateConfig.top_logprobs` asked; None where it returned none.
     top_logprobs: list[dict[str, float]] | None = None
+
+    @field_validator("text", "finish_reason", "error")
+    @classmethod
+    def _storable_text(cls, v: str | None) -> str | None:
+        """Model output is untrusted text: whatever a backend sent, what is kept can be stored."""
+        return v if v is None else storable(v)
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _storable_tokens(cls, v: list[dict[str, float]] | None) -> list[dict[str, float]] | None:
+        # Token strings are often pieces of a character: a backend may send half a pair.
+        return v if v is None else [{storable(t): lp for t, lp in d.items()} for d in v]
 
     @property
     def ok(self) -> bool:
