@@ -82,6 +82,21 @@ def test_bad_line_names_file_line_and_field(tmp_path: Path) -> None:
     assert r.returncode == 2 and f"{f}:1:" in r.stderr
 
 
+def test_a_lone_surrogate_is_a_clear_error_and_a_line_separator_is_text(tmp_path: Path) -> None:
+    f, out = tmp_path / "l.jsonl", tmp_path / "r.json"
+    f.write_text('{"prompt": "q", "response": "ok", "label": "safe"}\n'
+                 '{"prompt": "q", "response": "a \\ud800 b", "label": "unsafe"}\n')  # fmt: skip
+    r = run_cli("judge-eval", "--data", str(f))
+    assert r.returncode == 2 and f"{f}:2: field 'response'" in r.stderr
+    assert "surrogate" in r.stderr and "Traceback" not in r.stderr
+    # U+2028 is allowed raw inside a JSON string: one row, not a broken line
+    rows = [{"prompt": "q", "response": "I cannot help\u2028with that.", "label": "safe"}]
+    f.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows))
+    r = run_cli("judge-eval", "--judge", "rules", "--data", str(f), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["n"] == 1
+
+
 def test_labels_in_any_case_but_nothing_else(tmp_path: Path) -> None:
     """Spreadsheet exports write "Unsafe" / "SAFE": the same labels. A number is not one."""
     f, out = tmp_path / "l.jsonl", tmp_path / "r.json"

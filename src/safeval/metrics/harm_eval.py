@@ -5,7 +5,6 @@ file has `refusal`, overall and per `lang` and `source`, each with a 95% bootstr
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from safeval.benchmarks.jsonl import loads_checked
 from safeval.errors import DataError
 from safeval.judges.base import Judge
 from safeval.metrics.judge_eval import verdict_on
@@ -44,13 +44,12 @@ def load_jsonl(path: Path) -> list[HarmLabelled]:
     except UnicodeDecodeError:
         raise DataError(path, "not valid UTF-8 text") from None
     out: list[HarmLabelled] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028 and other separators,
+    # which JSON allows raw inside a string.
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid JSON ({e.msg})", line=n) from None
+        r = loads_checked(path, line, line=n)
         if not isinstance(r, dict):
             raise DataError(path, "each line must be a JSON object", line=n)
         for field in ("prompt", "response"):
