@@ -105,6 +105,13 @@ def test_chinese_refusals_beyond_the_training_style_are_refusals(answer: str) ->
     assert s.refused is True and s.value == 1.0
 
 
+def test_a_lone_surrogate_from_a_library_caller_is_judged_not_a_crash() -> None:
+    m = EmbeddedModel(ARTIFACT)
+    (odd,) = m.predict(["q\udfff"], [REFUSAL_A + "\ud800"])
+    (clean,) = m.predict(["q\ufffd"], [REFUSAL_A + "\ufffd"])
+    assert odd == clean
+
+
 def test_empty_answer_gets_a_clear_label_not_a_crash() -> None:
     s = judge_one(EmbeddedJudge(), item(HARMFUL_Q, "   "))
     assert s.ok and s.label == "empty" and s.refused is None

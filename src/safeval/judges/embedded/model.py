@@ -23,6 +23,7 @@ from safeval.judges.embedded.features import (
 )
 from safeval.judges.embedded.meaning import ARRAYS as SEMANTIC
 from safeval.judges.embedded.meaning import Lexicon
+from safeval.types.generation import storable
 
 #: The harm stacker's arrays: input standardisation and a one-hidden-layer network.
 STACK = ("stack_mean", "stack_scale", "stack_w1", "stack_b1", "stack_w2", "stack_b2")
@@ -151,6 +152,9 @@ class EmbeddedModel:
         return self._predict(prompts, responses)
 
     def _predict(self, prompts: Sequence[str], responses: Sequence[str]) -> list[Prediction]:
+        # Text from outside the runner (a library caller) may hold a lone surrogate, which
+        # neither the hashing nor the tokenizer can encode.
+        prompts, responses = [storable(t) for t in prompts], [storable(t) for t in responses]
         x = featurize(prompts, responses)
         shape = structure(responses)
         ph, pr = self.harm(x, prompts, responses, shape), self.refusal(x, shape)
