@@ -197,14 +197,11 @@ class OpenAICompatModel(ModelAPI):
             top = _top_logprobs(choice.get("logprobs"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
             raise RetryableError(f"malformed response body ({type(e).__name__}: {e})") from None
-        usage = data.get("usage") or {}
+        finish = choice.get("finish_reason")
         return Generation(
             text=text,
-            finish_reason=choice.get("finish_reason"),
-            usage=Usage(
-                input_tokens=int(usage.get("prompt_tokens") or 0),
-                output_tokens=int(usage.get("completion_tokens") or 0),
-            ),
+            finish_reason=None if finish is None else str(finish),
+            usage=_usage(data.get("usage")),
             top_logprobs=top,
         )
 
@@ -234,3 +231,21 @@ class OpenAICompatModel(ModelAPI):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _usage(raw: Any) -> Usage:
+    """Token counts as the server reported them; a count that is not a whole number (some
+    servers send strings or nothing) is 0: usage is informational, never worth failing an
+    answer over."""
+
+    def count(key: str) -> int:
+        v = raw.get(key) if isinstance(raw, dict) else None
+        if isinstance(v, bool):
+            return 0
+        if isinstance(v, int):
+            return max(v, 0)
+        if isinstance(v, str) and v.strip().isdigit():
+            return int(v)
+        return 0
+
+    return Usage(input_tokens=count("prompt_tokens"), output_tokens=count("completion_tokens"))

@@ -121,3 +121,51 @@ def test_concurrent_requests_share_a_pool_and_overlap() -> None:
 def test_identity_and_repr_hold_no_key() -> None:
     m = OpenAICompatModel("m", base_url="http://127.0.0.1:1/v1", api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(m) and "sk-secret-123" not in str(m.identity())
+
+
+def test_odd_usage_and_finish_reason_keep_the_answer() -> None:
+    """Servers in the wild send usage as a string, counts as text, a numeric finish_reason:
+    informational fields, so the answer stands (each of these ended a run before)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies = [
+        {"choices": [{"message": {"content": "ok"}, "finish_reason": 7}]},
+        {"choices": [{"message": {"content": "ok"}}], "usage": "lots"},
+        {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": "x"}},
+        {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": "12"}},
+    ]
+    served: list[bytes] = [json.dumps(b).encode() for b in bodies]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = served.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+
+        async def go():  # type: ignore[no-untyped-def]
+            m = get_model("openai-compatible/m", base_url=url)
+            try:
+                return [await m.generate(MSGS, CFG) for _ in bodies]
+            finally:
+                await m.aclose()
+
+        gens = asyncio.run(go())
+    finally:
+        srv.shutdown()
+    assert all(g.ok and g.text == "ok" for g in gens)
+    assert gens[0].finish_reason == "7"
+    assert [g.usage.input_tokens for g in gens if g.usage] == [0, 0, 0, 12]
