@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from safeval.errors import DataError
+from safeval.types.generation import LONE_SURROGATE
 
 MAX_LINE_BYTES = 1_000_000
 
@@ -35,11 +36,11 @@ def lone_surrogate_at(value: Any, where: str = "") -> str | None:
     """The field path (e.g. `prompt`, `turns[2]`) of the first string in `value` holding a lone
     UTF-16 surrogate (`"\\ud800"` in JSON): such text cannot be encoded to send or store."""
     if isinstance(value, str):
-        return where if _SURROGATE.search(value) else None
+        return where if LONE_SURROGATE.search(value) else None
     if isinstance(value, dict):
         for k, v in value.items():
             sub = f"{where}.{k}" if where else str(k)
-            if _SURROGATE.search(str(k)):
+            if LONE_SURROGATE.search(str(k)):
                 return sub
             found = lone_surrogate_at(v, sub)
             if found is not None:
@@ -88,7 +89,6 @@ def _escape_line(text: str) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_ESCAPE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"

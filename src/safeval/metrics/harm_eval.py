@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from safeval.benchmarks.jsonl import loads_checked
+from safeval.benchmarks.jsonl import loads_checked, read_utf8
 from safeval.errors import DataError
 from safeval.judges.base import Judge
 from safeval.metrics.judge_eval import verdict_on
@@ -37,12 +37,7 @@ class HarmLabelled:
 
 def load_jsonl(path: Path) -> list[HarmLabelled]:
     """The rows of a labelled JSONL file; a bad line is a DataError naming file:line and field."""
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(path, "not valid UTF-8 text") from None
+    text = read_utf8(path, "JSON Lines")
     out: list[HarmLabelled] = []
     # Lines end at "\n" only: str.splitlines would also cut at U+2028 and other separators,
     # which JSON allows raw inside a string.

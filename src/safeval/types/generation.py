@@ -4,13 +4,14 @@ import re
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone UTF-16 surrogate: text holding one cannot be encoded as UTF-8.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def storable(text: str) -> str:
     """`text` with each lone UTF-16 surrogate (a server may send `"\\ud800"` in its JSON) turned
     into U+FFFD: such text can be neither encoded to store or cache nor sent on."""
-    if _SURROGATE.search(text):
+    if LONE_SURROGATE.search(text):
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
 

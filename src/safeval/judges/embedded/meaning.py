@@ -19,14 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from safeval.judges.embedded.features import MAX_PROMPT_CHARS, MAX_RESPONSE_CHARS
+
 #: Dimensions kept after the principal-component reduction (measured: 128 and 384 gave the
 #: same held-out figures, within 0.5 points; 128 ships a quarter of the bytes).
 DIM = 128
 #: The smooth-inverse-frequency constant: a piece in a share p of training texts weighs
 #: SIF_A / (SIF_A + p).
 SIF_A = 1e-3
-#: Characters of each part that are read (as for the n-grams).
-MAX_CHARS = {"response": 2000, "prompt": 600}
+#: Characters of each part that are read: as many as the n-grams read.
+MAX_CHARS = {"response": MAX_RESPONSE_CHARS, "prompt": MAX_PROMPT_CHARS}
 #: The artifact's arrays for this block.
 ARRAYS = ("sem_vocab", "sem_vectors", "sem_weights", "sem_w", "sem_b")
 
