@@ -117,3 +117,35 @@ def test_export_items_refuses_an_unknown_format_and_a_missing_run(tmp_path: Path
     assert not (tmp_path / "x.csv").exists()
     r = run_cli("export", str(tmp_path), "--format", "xlsx", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "jsonl, csv" in r.stderr
+
+
+def test_no_export_or_report_writes_over_a_runs_own_files(run_dir: Path, tmp_path: Path) -> None:
+    """`--out` pointed at the run's store used to replace it with the export (exit 0) and
+    destroy the run; any SQLite file is refused too, wherever it lies."""
+    store = run_dir / "run.sqlite"
+    before = store.read_bytes()
+    for args in (
+        ("export", str(run_dir), "--format", "jsonl", "--out", str(store)),
+        ("export", str(run_dir), "--format", "csv", "--out", str(run_dir / "summary.json")),
+        (
+            "export",
+            str(run_dir),
+            "--format",
+            "jsonl",
+            "--out",
+            str(run_dir.parent / "cache.sqlite"),
+        ),
+        ("report", str(run_dir), "--html", str(run_dir / "summaries" / "rules.json")),
+        ("report", str(run_dir), "--json", str(run_dir / "run.sqlite-wal")),
+    ):
+        r = run_cli(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "belongs to a safeval run" in r.stderr and "Traceback" not in r.stderr
+    assert store.read_bytes() == before
+    other = tmp_path / "elsewhere.db"
+    other.write_bytes(before)
+    r = run_cli("export", str(run_dir), "--format", "jsonl", "--out", str(other))
+    assert r.returncode == 2 and "is an SQLite database" in r.stderr
+    assert other.read_bytes() == before
+    r = run_cli("report", str(run_dir), "--json", str(tmp_path / "scores.json"))
+    assert r.returncode == 0 and (tmp_path / "scores.json").is_file()

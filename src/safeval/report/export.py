@@ -24,11 +24,33 @@ def open_run(run_dir: Path) -> RunStore:
     return RunStore(db, readonly=True)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that it is either whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+#: The files of a run folder (and of a runs folder) that no export or report may replace.
+RUN_FILES = frozenset({"run.sqlite", "cache.sqlite", "summary.json", ".lock"})
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path that would replace a run's own files or any SQLite database (an
+    `--out` pointed at a run's store destroyed the run, exit 0)."""
     if path.is_dir():
         raise ConfigError(f"{path} is a folder: give a file name to write")
+    name = path.name.removesuffix("-wal").removesuffix("-shm")
+    in_run = name in RUN_FILES and (path.parent / "run.sqlite").exists()
+    in_summaries = path.parent.name == "summaries" and (path.parent.parent / "run.sqlite").exists()
+    if in_run or in_summaries or name == "cache.sqlite":
+        raise ConfigError(f"{path} belongs to a safeval run: write the output somewhere else")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return  # absent (or unreadable: the write itself will say why)
+    if head == b"SQLite format 3\x00":
+        raise ConfigError(f"{path} is an SQLite database: refusing to write over it")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that it is either whole or absent."""
+    check_output(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -205,6 +227,7 @@ def export_items(run_dirs: list[Path], out: Path, fmt: str) -> dict[str, Any]:
     (one `judge.field` column per judge and field; cells neutralised against formulas)."""
     if fmt not in ("jsonl", "csv"):
         raise ConfigError(f"unknown item format '{fmt}' (known: jsonl, csv)")
+    check_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     n = 0
