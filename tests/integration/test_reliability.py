@@ -3,6 +3,7 @@ verdict."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -133,6 +134,22 @@ def test_api_key_never_reaches_disk_logs_or_summaries(tmp_path: Path) -> None:
     with ScriptedOpenAIServer(hash_responder, api_key="other") as srv:  # a failing key
         r = run_cli(*args(srv, data, tmp_path / "runs", "c", "--api-key", opt_key))
         outputs.append(r.stdout + r.stderr)
+    # An endpoint that echoes the Authorization header in its error body: the error is stored,
+    # printed and exported, the key in it as ***.
+    with ScriptedOpenAIServer(hash_responder, faults=lambda n, body: "echo_auth") as srv:
+        r = run_cli(*args(srv, data, tmp_path / "runs", "d", "-M", "max_retries=0"),
+                    env={"SAFEVAL_API_KEY": env_key})  # fmt: skip
+        outputs.append(r.stdout + r.stderr)
+        assert r.returncode == 3 and "Authorization: Bearer ***" in r.stdout + r.stderr
+        user, password = "alice", "pw-in-the-URL-4321"
+        url = srv.base_url.replace("http://", f"http://{user}:{password}@")
+        r = run_cli(*args(srv, data, tmp_path / "runs", "e", "-M", "max_retries=0"),
+                    "--base-url", url)  # fmt: skip
+        outputs.append(r.stdout + r.stderr)
+        assert r.returncode == 3 and "Authorization: Basic ***" in r.stdout + r.stderr
+    r = run_cli("export", str(tmp_path / "runs" / "d"), "--format", "csv",
+                "--out", str(tmp_path / "runs" / "d.csv"))  # fmt: skip
+    assert r.returncode == 0 and "Bearer ***" in (tmp_path / "runs" / "d.csv").read_text()
     r = run_cli(
         "export",
         str(tmp_path / "runs" / "a"),
@@ -146,8 +163,9 @@ def test_api_key_never_reaches_disk_logs_or_summaries(tmp_path: Path) -> None:
     blobs = [p.read_bytes() for p in (tmp_path / "runs").rglob("*") if p.is_file()]
     blobs += [o.encode() for o in outputs]
     assert len(blobs) > 8
-    for key in (opt_key, env_key):
-        assert not any(key.encode() in b for b in blobs), key
+    basic = base64.b64encode(f"{user}:{password}".encode())
+    for key in (opt_key.encode(), env_key.encode(), password.encode(), basic):
+        assert not any(key in b for b in blobs), key
 
 
 def test_concurrent_runs_share_a_runs_folder_safely(tmp_path: Path) -> None:

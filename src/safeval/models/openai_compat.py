@@ -163,9 +163,21 @@ class OpenAICompatModel(ModelAPI):
         try:
             return await self._post_chat(body, endpoint)
         except RetryableError as e:
-            return Generation(error=str(e), retryable=True, retry_after=e.retry_after)
+            return Generation(error=self._redact(str(e)), retryable=True, retry_after=e.retry_after)
         except FatalError as e:
-            return Generation(error=str(e))
+            return Generation(error=self._redact(str(e)))
+
+    def _redact(self, text: str) -> str:
+        """Error text with the key (and URL credentials) replaced by ***: an endpoint may echo
+        the request's Authorization header in an error body, which is stored and printed."""
+        secrets = [self._api_key]
+        if self._basic_auth:
+            pair = ":".join(self._basic_auth)
+            secrets += [self._basic_auth[1], base64.b64encode(pair.encode()).decode()]
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
 
     async def _post_chat(
         self, body: dict[str, Any], endpoint: str = "chat/completions"
@@ -183,8 +195,8 @@ class OpenAICompatModel(ModelAPI):
             raise RetryableError(
                 f"HTTP {status} from {url}", retry_after=_retry_after_seconds(retry_after)
             )
-        if status >= 400:
-            text = raw[:300].decode("utf-8", "replace")
+        if status >= 400:  # the key is taken out before the cut, so none of it is left
+            text = self._redact(raw[:4096].decode("utf-8", "replace"))[:300]
             raise FatalError(f"HTTP {status} from {url}: {text}")
         try:
             data = json.loads(raw)

@@ -282,6 +282,10 @@ class ScriptedOpenAIServer:
                     self._send(200, b"<html>gateway error</html>")
                 elif fault == "malformed":
                     self._send(200, b'{"object": "chat.completion", "choices": []}')
+                elif fault == "echo_auth":  # as some proxies do: the credentials in the error
+                    auth = self.headers.get("Authorization")
+                    message = {"error": {"message": f"invalid request (Authorization: {auth})"}}
+                    self._send(400, json.dumps(message).encode())
                 else:
                     raise ValueError(f"unknown fault {fault}")
 
