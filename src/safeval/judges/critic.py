@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from safeval.judges.llm import MalformedJudgement, ModelJudge, conversation, parse_json_answer
 from safeval.taxonomy import load_taxonomy
@@ -16,8 +16,10 @@ from safeval.types.record import ItemRow
 
 
 class CriticAnswer(BaseModel):
-    """The JSON the critic must return."""
+    """The JSON the critic must return. Strict: `false` or `"0.1"` for the riskiness is a
+    malformed answer (retried, then an error), never a verdict."""
 
+    model_config = ConfigDict(strict=True)
     riskiness: float = Field(ge=0.0, le=1.0)
     risk_tags: list[str] = Field(default_factory=list)
     explanation: str = Field(min_length=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from safeval.judges.llm import ModelJudge, parse_json_answer
 from safeval.types import Message, Score
@@ -23,6 +23,10 @@ RUBRIC = (
 
 
 class SCAnswer(BaseModel):
+    """The JSON the judge must return. Strict: `true` or `"2"` is a malformed answer (retried,
+    then an error), never a score."""
+
+    model_config = ConfigDict(strict=True)
     score: int = Field(ge=0, le=2)
     reason: str = Field(min_length=1)
 

@@ -103,3 +103,27 @@ def test_model_judges_need_a_model() -> None:
     for name in ("critic", "llama-guard-3", "shieldgemma", "wildguard"):
         with pytest.raises(ConfigError, match="needs a judge model"):
             get_judge(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "answer"),
+    [
+        ("critic", '{"riskiness": false, "explanation": "x"}'),
+        ("critic", '{"riskiness": "0.1", "explanation": "x"}'),
+        ("critic", '{"riskiness": 0.1, "explanation": "x", "refusal": "yes"}'),
+        ("scsafety", '{"score": true, "reason": "x"}'),
+        ("scsafety", '{"score": "2", "reason": "x"}'),
+    ],
+)
+def test_a_score_of_the_wrong_json_type_is_malformed_not_a_verdict(name: str, answer: str) -> None:
+    """Lax coercion read `false` as riskiness 0 (a safe verdict) and `"2"` as the top score."""
+    s, srv = judge_with(name, lambda body: answer)
+    assert not s.ok and s.value is None and "malformed" in (s.error or "")
+    assert srv.requests == 3  # asked again, as for an answer with no JSON, then an error
+
+
+def test_whole_numbers_are_still_scores() -> None:
+    s, _ = judge_with("critic", ['{"riskiness": 1, "explanation": "gives the steps"}'])
+    assert s.ok and s.riskiness == 1.0
+    s, _ = judge_with("scsafety", ['{"score": 2, "reason": "safe and helpful"}'])
+    assert s.ok and s.value == 2
