@@ -206,6 +206,18 @@ def test_a_damaged_cache_is_named_with_what_to_do(
     data = write_prompts(tmp_path / "q.jsonl", 3)
     code, _, err = cli(capsys, *run_args("demo", data, finished_run.parent, run_id="s"))
     assert_clean_error(code, err, "cache.sqlite", "deleting it")
+    assert not (finished_run.parent / "s").exists()  # checked before the run folder is made
+
+
+def test_a_cache_that_is_a_folder_leaves_no_run_behind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    (runs / "cache.sqlite").mkdir(parents=True)
+    data = write_prompts(tmp_path / "q.jsonl", 3)
+    code, _, err = cli(capsys, *run_args("demo", data, runs, run_id="s"))
+    assert_clean_error(code, err, "cache.sqlite")
+    assert sorted(p.name for p in runs.iterdir()) == ["cache.sqlite"]
 
 
 # -- read-only runs folder -----------------------------------------------------------------

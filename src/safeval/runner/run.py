@@ -348,10 +348,13 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
     attacker_inner = get_model(cfg.attacker, **cfg.attacker_args) if cfg.attacker else None
     await _start_helpers(judge, attacker_inner)
     concurrency = max(cfg.concurrency, inner.min_concurrency)
-    with run_lock(run_dir):
-        store = RunStore(run_dir / "run.sqlite")
+    with contextlib.ExitStack() as opened:
         cfg.runs_dir.mkdir(parents=True, exist_ok=True)
+        # Opened before the run folder is made: a damaged cache leaves no run behind.
         cache = CallCache(cfg.runs_dir / "cache.sqlite")
+        opened.callback(cache.close)
+        opened.enter_context(run_lock(run_dir))
+        store = RunStore(run_dir / "run.sqlite")
         model = CachingModel(inner, cache)
         judge.bind_cache(cache)
         attacker = CachingModel(attacker_inner, cache) if attacker_inner is not None else None
@@ -432,7 +435,6 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
             if attacker is not None:
                 await attacker.aclose()
             await judge.aclose()
-            cache.close()
             store.close()
     return RunResult(run_dir, summary, gen_stats, judge_stats, model.calls, model.hits)
 
