@@ -182,3 +182,25 @@ def test_rejudging_a_safetybench_run_rebuilds_its_benchmark(
     assert j.returncode == 0, j.stderr
     s = json.loads((tmp_path / "rj" / "summary.json").read_text())
     assert s["judge"] == "mcq" and s["scores"]["n_predictions"] == 14
+
+
+def test_a_category_without_questions_has_no_score(shared_data: Path, tmp_path: Path) -> None:
+    """An answers file of one category: the other six showed 0.0 (every answer wrong), in the
+    table and in summary.json; they have no score."""
+    sb = shared_data / "safetybench"
+    questions = json.loads((sb / "test_zh_subset.json").read_text())
+    answers = json.loads((sb / "test_answers_zh_subset.json").read_text())
+    first = questions[0]["category"]
+    some = [q for q in questions if q["category"] == first][:5]
+    data, key = tmp_path / "q.json", tmp_path / "a.json"
+    data.write_text(json.dumps(some, ensure_ascii=False))
+    key.write_text(json.dumps({str(q["id"]): answers[str(q["id"])] for q in some}))
+    with ScriptedOpenAIServer(respond) as srv:
+        r = run(srv, tmp_path, data, "one", "--answers", str(key))
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "one" / "summary.json").read_text())["scores"]
+    assert len(s["by_category"]) == 1 and len(s["official"]["by_category"]) == 1
+    assert s["official"]["n_questions"] == 5 and s["scope"].startswith("official")
+    assert "OFF" in r.stdout
+    for code in ("UB", "PH", "MH", "IA", "EM", "PP"):  # no row, or a row without a score
+        assert not any(f" {code} " in line and "0.0" in line for line in r.stdout.splitlines())
