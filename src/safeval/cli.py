@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -317,6 +318,7 @@ def run(
     from safeval.runner.run import RunConfig, execute_run, new_run_id
     from safeval.types import GenerateConfig
 
+    parse_max_errors(max_errors, 0)  # a typo here must not surface after a paid run
     if lang is not None and lang not in ("en", "zh"):
         raise SafevalError(f"--lang must be en or zh, not '{lang}'")
     validate.check_run_options(
@@ -847,6 +849,11 @@ def compare_cmd(
     from safeval.report.compare import compare_runs, regressions
     from safeval.report.export import write_atomic
 
+    # A gate that cannot fail must not pass silently: NaN compares false with everything.
+    if fail_if_worse is not None and not (0 <= fail_if_worse < math.inf):
+        raise SafevalError(f"--fail-if-worse must be a number of points >= 0, not {fail_if_worse}")
+    if alpha is not None and not (0 < alpha <= 1):
+        raise SafevalError(f"--alpha must be a level in (0, 1], not {alpha}")
     res = compare_runs(run_a, run_b)
     a, b = res["run_a"], res["run_b"]
     out.print(

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,32 @@ BAD_OPTIONS = {
     "run_id_long": (["--run-id", "x" * 300], "is not allowed"),
     "lang_filters_all": (["--lang", "zh"], "nothing to run"),
     "api_key_twice": (["--api-key", "k", "--api-key-file", "nofile"], "not both"),
+    # Checked before any call, not after the run that a typo here would have paid for.
+    "max_errors": (["--max-errors", "abc"], "--max-errors must be a count"),
+    "max_errors_share": (["--max-errors", "200%"], "--max-errors must be a count"),
+    # 0 or less turned the timeout off, and a silent endpoint hung the run.
+    "timeout_zero": (
+        [
+            "--model",
+            "openai-compatible/m",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "-M",
+            "timeout=0",
+        ],
+        "timeout must be a number of seconds > 0",
+    ),
+    "timeout_negative": (
+        [
+            "--model",
+            "openai-compatible/m",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "-M",
+            "timeout=-1",
+        ],
+        "timeout must be a number of seconds > 0",
+    ),
 }
 
 
@@ -139,6 +166,22 @@ def test_bad_data_is_rejected_before_anything_is_written(
     data.write_bytes(content)
     code, _, err = cli(capsys, *run_args("demo", data, tmp_path / "runs"))
     assert_clean_error(code, err, str(data), needle)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_encrypted_zip_is_a_data_error_not_a_bug(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "S-Eval_base_risk_en_x.jsonl.zip"
+    with zipfile.ZipFile(data, "w") as z:
+        z.writestr("p.jsonl", '{"traceid": "a", "risk_type": "x", "prompt": "p"}\n')
+    raw = bytearray(data.read_bytes())
+    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # set the "encrypted" flag bit
+        i = raw.index(sig)
+        raw[i + at] |= 1
+    data.write_bytes(bytes(raw))
+    code, _, err = cli(capsys, *run_args("seval", data, tmp_path / "runs"))
+    assert_clean_error(code, err, str(data), "cannot read the zip", "encrypted")
     assert not (tmp_path / "runs").exists()
 
 

@@ -139,6 +139,11 @@ def test_compare_finds_the_regression_and_gates_on_it(runs: dict[str, Path]) -> 
     assert better.returncode == 0, better.stderr
     same = run_cli("compare", str(runs["safe"]), str(runs["safe"]), "--fail-if-worse", "0")
     assert same.returncode == 0 and "+0.0" in same.stdout
+    # A gate that could never fail is refused, not passed: NaN compares false with everything.
+    for gate in (["nan"], ["inf"], ["-5"], ["2", "--alpha", "nan"], ["2", "--alpha", "-1"],
+                 ["2", "--alpha", "2"]):  # fmt: skip
+        r = run_cli("compare", str(runs["safe"]), str(runs["unsafe"]), "--fail-if-worse", *gate)
+        assert r.returncode == 2 and "must be" in r.stderr and "Traceback" not in r.stderr, gate
 
 
 def test_report_and_compare_refuse_what_is_not_a_finished_run(tmp_path: Path) -> None:

@@ -51,6 +51,8 @@ def read_text(path: Path) -> str:
             raw = z.read(names[0])
     except zipfile.BadZipFile:
         raise DataError(path, "not a valid zip file") from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted, or an unknown compression
+        raise DataError(path, f"cannot read the zip ({e})") from None
     return decode_utf8(path, raw, "JSON Lines")
 
 

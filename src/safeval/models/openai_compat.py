@@ -99,6 +99,10 @@ class OpenAICompatModel(ModelAPI):
         self._api_key = api_key or next(
             (os.environ[v] for v in KEY_ENV_VARS if os.environ.get(v)), None
         )
+        if not timeout > 0:  # 0 or less turned the timeout off: a silent endpoint hung the run
+            raise ValueError(f"timeout must be a number of seconds > 0, not {timeout}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         self.timeout = timeout
         self.max_connections = max_connections
         self._client: aiohttp.ClientSession | None = None
