@@ -291,6 +291,9 @@ def test_view_answers_only_its_own_host_and_leaves_the_store_unchanged(
     assert _get(viewer + "run/a", host="evil.example:80") == 403  # DNS rebinding
     assert _get(viewer + "run/nope") == 404
     assert _get(viewer + "run/a/item?id=missing") == 404
+    huge = "9" * 20  # overflowed SQLite's OFFSET: a 500 and a traceback on the console
+    assert _get(viewer + f"run/a/items?page={huge}") == 200
+    assert _get(viewer + f"diff?page={huge}") == 200
     assert db.read_bytes() == before
 
 

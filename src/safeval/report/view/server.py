@@ -55,9 +55,13 @@ def _run_or_404(request: web.Request) -> Run:
     return run
 
 
+#: A page number beyond any run (a bigger one overflowed SQLite's OFFSET: a 500).
+MAX_PAGE = 10**9
+
+
 def _page(request: web.Request) -> int:
     try:
-        return max(1, int(request.query.get("page", "1")))
+        return min(MAX_PAGE, max(1, int(request.query.get("page", "1"))))
     except ValueError:
         return 1
 
