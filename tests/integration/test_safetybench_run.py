@@ -204,3 +204,25 @@ def test_a_category_without_questions_has_no_score(shared_data: Path, tmp_path: 
     assert "OFF" in r.stdout
     for code in ("UB", "PH", "MH", "IA", "EM", "PP"):  # no row, or a row without a score
         assert not any(f" {code} " in line and "0.0" in line for line in r.stdout.splitlines())
+
+
+def test_an_answers_file_with_a_gap_or_an_impossible_answer_is_refused(tmp_path: Path) -> None:
+    """Both were taken without a word: the question without an answer was dropped from the
+    score ("complete", n 4 of 5), the answer 3 to a two-option question could never be right."""
+    questions = [
+        {"id": i, "question": f"q{i}", "options": ["yes", "no"], "category": "Offensiveness"}
+        for i in range(3)
+    ]
+    data, key = tmp_path / "test_x.json", tmp_path / "a.json"
+    data.write_text(json.dumps(questions))
+    for answers, needle in (
+        ({"0": 0, "1": 1}, "no answer for question 2 of test_x.json"),
+        ({"0": 0, "1": 3, "2": 1}, "id 1: answer 3 but the question has 2 options"),
+    ):
+        key.write_text(json.dumps({k: {"category": "Offensiveness", "answer": v}
+                                   for k, v in answers.items()}))  # fmt: skip
+        r = run_cli("run", "safetybench", "--data", str(data), "--answers", str(key),
+                    "--model", "scripted/echo", "--runs-dir", str(tmp_path / "runs"),
+                    "--no-progress")  # fmt: skip
+        assert r.returncode == 2 and needle in r.stderr and str(key) in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()

@@ -248,8 +248,17 @@ class SafetyBenchBenchmark(Benchmark):
                     raise DataError(path, f"the few-shot file has no examples for '{cat}'")
                 shots = self.dev[cat][:5]
             target = None
-            if answers is not None and qid in answers:
+            if answers is not None:  # a gap or an impossible answer would drop the question
+                key = self.answers_path
+                if qid not in answers:
+                    raise DataError(key, f"no answer for question {qid} of {path.name}", field="id")
                 target = int(answers[qid]["answer"])
+                if target >= len(options):
+                    raise DataError(
+                        key,
+                        f"id {qid}: answer {target} but the question has {len(options)} options",
+                        field="answer",
+                    )
             meta: dict[str, Any] = {"index": i}
             prompt = build_prompt(d["question"], options, self.lang, shots)
             if self.mode == "logprob":
