@@ -157,6 +157,8 @@ def test_runs_dir_that_is_a_file_is_a_clear_error(
         (b'{"id": "a", "prompt": "q5\\ud800"}\n', ":1: field 'prompt': text holds a lone"),
         (b'{"id": "a", "prompt": "ok", "x": {"y": ["\\udc00"]}}\n', "field 'x.y[0]'"),
         (b'{"id": "a", "prompt": ' + b"[" * 50000 + b"]" * 50000 + b"}\n", "nested too deeply"),
+        (b'{"id": "a", "prompt": NaN}\n', ":1: field 'prompt': expected text, got nan"),
+        (b'{"id": "a", "prompt": "p"}\n{"id": "b", "prompt": -Infinity}\n', ":2: field 'prompt'"),
     ],
 )
 def test_bad_data_is_rejected_before_anything_is_written(
@@ -182,6 +184,17 @@ def test_an_encrypted_zip_is_a_data_error_not_a_bug(
     data.write_bytes(bytes(raw))
     code, _, err = cli(capsys, *run_args("seval", data, tmp_path / "runs"))
     assert_clean_error(code, err, str(data), "cannot read the zip", "encrypted")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "device"])
+def test_data_that_is_not_a_file_says_what_it_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    data = tmp_path if kind == "folder" else Path("/dev/null")
+    for bench in ("demo", "seval", "safetybench"):
+        code, _, err = cli(capsys, *run_args(bench, data, tmp_path / "runs"))
+        assert_clean_error(code, err, "is a folder" if kind == "folder" else "not a regular file")
     assert not (tmp_path / "runs").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +26,19 @@ def decode_utf8(path: Path, raw: bytes, what: str) -> str:
         raise DataError(path, "not valid UTF-8 text", line=at) from None
 
 
+def not_a_file(path: Path) -> DataError:
+    """The error for a data path that is not a readable regular file, saying what it is."""
+    if path.is_dir():
+        return DataError(path, "is a folder: give the data file itself")
+    if path.exists():
+        return DataError(path, "not a regular file (a device, a pipe or a socket)")
+    return DataError(path, "file not found")
+
+
 def read_utf8(path: Path, what: str) -> str:
     """A data file's text; DataError when missing, binary or not UTF-8."""
     if not path.is_file():
-        raise DataError(path, "file not found")
+        raise not_a_file(path)
     return decode_utf8(path, path.read_bytes(), what)
 
 
@@ -132,6 +142,8 @@ def field_str(
             raise DataError(path, "missing", line=line, field=name)
         return default
     value = obj[name]
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: not JSON
+        raise DataError(path, f"expected text, got {value}", line=line, field=name)
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):

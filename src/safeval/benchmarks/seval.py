@@ -16,7 +16,14 @@ from typing import Any
 
 from safeval import registry
 from safeval.benchmarks.base import Benchmark, limited
-from safeval.benchmarks.jsonl import IdChecker, decode_utf8, field_str, read_jsonl, read_utf8
+from safeval.benchmarks.jsonl import (
+    IdChecker,
+    decode_utf8,
+    field_str,
+    not_a_file,
+    read_jsonl,
+    read_utf8,
+)
 from safeval.errors import ConfigError, DataError
 from safeval.taxonomy import load_taxonomy
 from safeval.types import Sample
@@ -40,7 +47,7 @@ def read_text(path: Path) -> str:
     if path.suffix != ".zip":
         return read_utf8(path, "JSON Lines")
     if not path.is_file():
-        raise DataError(path, "file not found")
+        raise not_a_file(path)
     try:
         with zipfile.ZipFile(path) as z:
             names = [
