@@ -329,7 +329,7 @@ def run(
         shard_size=shard_size,
     )
     validate.check_runs_dir(runs_dir)
-    rid = validate.check_run_id(run_id) if run_id else new_run_id(benchmark, model)
+    rid = validate.check_run_id(run_id) if run_id is not None else new_run_id(benchmark, model)
     api_key = validate.api_key_from(api_key, api_key_file)
     b_args = parse_model_args(bench_arg)
     for key, value in (
