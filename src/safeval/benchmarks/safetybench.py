@@ -249,7 +249,7 @@ class SafetyBenchBenchmark(Benchmark):
                 shots = self.dev[cat][:5]
             target = None
             if answers is not None:  # a gap or an impossible answer would drop the question
-                key = self.answers_path
+                key = self.answers_path or path  # set whenever answers are
                 if qid not in answers:
                     raise DataError(key, f"no answer for question {qid} of {path.name}", field="id")
                 target = int(answers[qid]["answer"])
