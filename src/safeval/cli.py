@@ -794,9 +794,13 @@ def report_cmd(
     from rich.markup import escape
     from rich.table import Table
 
+    from safeval.report.export import check_output
     from safeval.report.html import leaderboard, write_reports
     from safeval.report.runs import load_run
 
+    for path in (html, csv_out, json_out):  # before the leaderboard is printed
+        if path is not None:
+            check_output(path)
     if html is None and csv_out is None and json_out is None:
         html = Path("report.html")
         if html.exists() and not force:

@@ -141,6 +141,7 @@ def test_no_export_or_report_writes_over_a_runs_own_files(run_dir: Path, tmp_pat
         r = run_cli(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert "belongs to a safeval run" in r.stderr and "Traceback" not in r.stderr
+        assert "leaderboard" not in r.stdout  # refused before anything is shown
     assert store.read_bytes() == before
     other = tmp_path / "elsewhere.db"
     other.write_bytes(before)
