@@ -55,7 +55,8 @@ def _run_or_404(request: web.Request) -> Run:
     return run
 
 
-#: A page number beyond any run (a bigger one overflowed SQLite's OFFSET: a 500).
+#: A page number beyond any run (a bigger one overflowed SQLite's OFFSET: a 500); a page past
+#: the end shows the last one.
 MAX_PAGE = 10**9
 
 
@@ -161,6 +162,9 @@ async def items(request: web.Request) -> web.Response:
     page = _page(request)
     total, rows = viewer.items(run, f, page)
     pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:  # past the end (an old link, a hand-typed number): the last page
+        page = pages
+        total, rows = viewer.items(run, f, page)
     params = f.as_params()
 
     def link(**changes: Any) -> str:
@@ -221,6 +225,10 @@ async def diff(request: web.Request) -> web.Response:
     n = {"worse": counts["worse"], "better": counts["better"]}.get(
         change, counts["worse"] + counts["better"]
     )
+    pages = max(1, math.ceil(n / PAGE_SIZE))
+    if page > pages:  # past the end: the last page
+        page = pages
+        counts, rows = viewer.diff(a, b, change, page)
     same_plan = (a.meta.get("plan") or {}).get("benchmark") == (b.meta.get("plan") or {}).get(
         "benchmark"
     ) and (a.meta.get("plan") or {}).get("attacks") == (b.meta.get("plan") or {}).get("attacks")
@@ -233,7 +241,7 @@ async def diff(request: web.Request) -> web.Response:
         counts=counts,
         rows=rows,
         page=page,
-        pages=max(1, math.ceil(n / PAGE_SIZE)),
+        pages=pages,
         same_plan=same_plan,
         link=lambda **kw: "/diff?" + urlencode({"a": a.key, "b": b.key, "change": change, **kw}),
         pair_link=lambda iid: "/pair?" + urlencode({"a": a.key, "b": b.key, "id": iid}),
