@@ -299,3 +299,24 @@ def test_leaderboard_ranks_only_comparable_runs(tmp_path: Path) -> None:
     assert board["a"]["rank"] == 1 and board["b"]["rank"] == 2
     assert board["c"]["rank"] == 1 and board["c"]["group"] != board["a"]["group"]
     assert "nothing to rank against" in (tmp_path / "r.html").read_text()
+
+
+def test_rejudging_with_other_options_judges_every_item_again(tmp_path: Path) -> None:
+    """`safeval judge RUN --judge embedded -J threshold=...` kept the verdicts of the earlier
+    options (the same score whatever the threshold); a resume with new -J mixed the two."""
+    data = write_prompts(tmp_path / "p.jsonl", 16)
+
+    def overall(*judge_opts: str, rid: str) -> float:
+        r = run_cli(*run_args("demo", data, tmp_path, "--judge", "embedded", *judge_opts,
+                              model="scripted/mixed", run_id=rid))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return summary_of(tmp_path / rid)["scores"]["overall"]
+
+    lenient, plain = overall("-J", "threshold=0.95", rid="lenient"), overall(rid="plain")
+    assert lenient != plain  # the threshold moves the score on these answers
+    for opts, want in ((["-J", "threshold=0.95"], lenient), ([], plain)):
+        r = run_cli("judge", str(tmp_path / "plain"), "--judge", "embedded", *opts, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert summary_of(tmp_path / "plain")["scores"]["overall"] == want, opts
+    # The same on resume: the run's own judge with new options judges every item again.
+    assert overall("-J", "threshold=0.95", rid="plain") == lenient

@@ -360,6 +360,7 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
         attacker = CachingModel(attacker_inner, cache) if attacker_inner is not None else None
         warming: asyncio.Task[None] | None = None
         try:
+            judge_with_options(store, judge_name, cfg.judge_args)  # a resume with new -J
             store.set_meta(
                 {
                     "run_id": run_id,
@@ -439,6 +440,41 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
     return RunResult(run_dir, summary, gen_stats, judge_stats, model.calls, model.hits)
 
 
+#: Judge options that change how a judge is reached, not its verdicts: a judge moved to another
+#: host is not a reason to judge (and pay for) every item again.
+TRANSPORT_OPTIONS = frozenset(
+    {
+        "base_url",
+        "timeout",
+        "max_retries",
+        "backoff_initial",
+        "backoff_max",
+        "retry_after_max",
+        "max_connections",
+    }  # fmt: skip
+)
+
+
+def judge_with_options(store: RunStore, judge_name: str, options: dict[str, Any]) -> None:
+    """Delete the verdicts `judge_name` gave with other options (-J), so every item is judged
+    with the options given now: a second `safeval judge` with a new threshold kept the old
+    verdicts and scores. The options of each judge are kept in the run's metadata (a run made
+    before that record: the run's own judge's settings, else the defaults)."""
+    meta = store.meta()
+    recorded = dict(meta.get("judge_options") or {})
+    before = recorded.get(judge_name)
+    if before is None and judge_name == meta.get("judge"):
+        before = (meta.get("settings") or {}).get("judge_options")
+    now = json.loads(json.dumps(public_args(options), sort_keys=True))
+
+    def verdict_options(opts: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in opts.items() if k not in TRANSPORT_OPTIONS}
+
+    if verdict_options(before or {}) != verdict_options(now):
+        store.delete_verdicts(judge_name)
+    store.set_meta({"judge_options": {**recorded, judge_name: now}})
+
+
 async def rejudge_run(
     run_dir: Path,
     judge_name: str,
@@ -459,6 +495,7 @@ async def rejudge_run(
             meta = store.meta()
             bench = benchmark_of(meta)
             check_judge_scale(bench, judge)
+            judge_with_options(store, judge_name, judge_args)
             with Bar(f"judge ({judge_name})", store.count_to_judge(judge_name), progress) as bar:
                 await judge_stage(store, judge, concurrency, bar.advance, bar.error)
             # The plan's size, not what happens to be stored: an interrupted run stays so.

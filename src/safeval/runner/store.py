@@ -300,6 +300,10 @@ class RunStore:
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
         return dict(top)
 
+    def delete_verdicts(self, judge: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM verdicts WHERE judge=?", (judge,))
+
     def judges(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT judge FROM verdicts ORDER BY 1")]
 
