@@ -535,6 +535,9 @@ def attack_cmd(
     from safeval.attacks.base import get_attack
     from safeval.attacks.seval import SEvalAttack
     from safeval.models.base import get_model, parse_model_args
+    from safeval.report.export import check_output
+
+    check_output(out, [src])
 
     attacks = [get_attack(n) for n in names]
     if templates_from is not None:
@@ -751,9 +754,15 @@ def select_cmd(
 ) -> None:
     """De-duplicate candidate prompts and keep the K most useful."""
     from safeval.attacks.apply_file import load_any
+    from safeval.report.export import check_output
     from safeval.testgen.generate import write_jsonl
     from safeval.testgen.select import load_candidates, riskiness_from_runs, select
 
+    if k < 1:
+        raise SafevalError(f"--k must be at least 1, not {k}")
+    if not 0 <= threshold <= 1:  # NaN too: it switched the near-duplicate check off
+        raise SafevalError(f"--threshold must be a similarity between 0 and 1, not {threshold}")
+    check_output(out, [src, *(existing or [])])
     if strategy is None:
         strategy = "both" if runs else "diversity"
         note = "with --runs" if runs else "no --runs: riskiness needs reference runs"

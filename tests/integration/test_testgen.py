@@ -146,3 +146,21 @@ def test_select_dedupes_against_suite_and_ranks_by_riskiness(tmp_path: Path) -> 
     )
     assert r.returncode == 0, r.stderr
     assert len(div.read_text().splitlines()) == 4  # 6 minus 2 near-duplicates
+
+    # Refused before anything is read: a K or threshold that keeps nothing or checks nothing,
+    # and an output over an input (select --in X --out X kept 3 of 30 and lost the rest).
+    before = cands.read_bytes()
+    for extra, needle in (
+        (["--k", "0"], "--k must be at least 1"),
+        (["--k", "3", "--threshold", "nan"], "--threshold must be"),
+        (["--k", "3", "--threshold", "1.5"], "--threshold must be"),
+        (["--k", "3", "--out", str(cands)], "is an input of this command"),
+        (["--k", "3", "--out", str(tmp_path / "." / cands.name)], "is an input of this command"),
+    ):
+        args = ["select", "--in", str(cands), "--out", str(tmp_path / "x.jsonl"), *extra]
+        r = run_cli(*args)
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, extra
+    assert cands.read_bytes() == before and not (tmp_path / "x.jsonl").exists()
+    r = run_cli("attack", "goal_hijacking", "--in", str(cands), "--out", str(cands))
+    assert r.returncode == 2 and "is an input of this command" in r.stderr
+    assert cands.read_bytes() == before

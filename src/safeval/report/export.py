@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,19 @@ def open_run(run_dir: Path) -> RunStore:
 RUN_FILES = frozenset({"run.sqlite", "cache.sqlite", "summary.json", ".lock"})
 
 
-def check_output(path: Path) -> None:
-    """Refuse an output path that would replace a run's own files or any SQLite database (an
-    `--out` pointed at a run's store destroyed the run, exit 0)."""
+def check_output(path: Path, inputs: Iterable[Path] = ()) -> None:
+    """Refuse an output path that would replace a run's own files, any SQLite database (an
+    `--out` pointed at a run's store destroyed the run, exit 0) or one of the command's own
+    `inputs` (`select --in X --out X` kept 3 of 30 candidates and lost the rest)."""
     if path.is_dir():
         raise ConfigError(f"{path} is a folder: give a file name to write")
+    for src in inputs:
+        try:
+            same = os.path.samefile(path, src)
+        except OSError:  # one of them does not exist (yet)
+            same = path.resolve() == src.resolve()
+        if same:
+            raise ConfigError(f"{path} is an input of this command: write the output elsewhere")
     name = path.name.removesuffix("-wal").removesuffix("-shm")
     in_run = name in RUN_FILES and (path.parent / "run.sqlite").exists()
     in_summaries = path.parent.name == "summaries" and (path.parent.parent / "run.sqlite").exists()
