@@ -686,6 +686,14 @@ def judge_train(
     if not data_dir.is_dir():
         raise SafevalError(f"{data_dir}: no such folder; pass --data-dir ../shared/data")
     target = out_path or ARTIFACT
+    for folder in (target.parent, holdout):  # before minutes of training, not after
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SafevalError(f"cannot write to {folder}: {e.strerror or e}") from None
+    if target.is_dir():
+        raise SafevalError(f"{target} is a folder: give the artifact's file name (model.npz)")
     heads, info = train(data_dir, log=lambda m: print(m, file=sys.stderr))
     card = save(heads, info, target, category_head(data_dir))
     print(f"wrote {target} (weights sha256 {card['weights_sha256'][:16]})", file=sys.stderr)

@@ -4,6 +4,7 @@ calibration for judges with probabilities, and clear errors for bad lines."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,25 @@ def test_chinese_answers_that_simply_help_are_mostly_not_called_harmful(
     r = run_cli("judge-eval", "--judge", "embedded", "--data", str(f), "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["accuracy"] >= 60.0
+
+
+def test_judge_train_names_a_damaged_file_and_checks_out_first(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A truncated training file was an 'internal error (JSONDecodeError ...)' naming no file;
+    an --out that cannot be written was found only after minutes of training."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(shared_data, root, symlinks=True, copy_function=os.symlink)
+    test = root / "judge_training" / "diasafety" / "test.json"
+    text = (shared_data / "judge_training" / "diasafety" / "test.json").read_bytes()[:5000]
+    test.unlink()
+    test.write_bytes(text)
+    r = run_cli("judge-train", "--data-dir", str(root), "--out", str(tmp_path / "m.npz"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"{test}:" in r.stderr and "invalid JSON" in r.stderr
+    assert not (tmp_path / "m.npz").exists()
+    r = run_cli("judge-train", "--data-dir", str(shared_data), "--out", "/proc/nope/m.npz")
+    assert r.returncode == 2 and "cannot write to /proc/nope" in r.stderr, r.stderr
+    assert "rows" not in r.stderr  # refused before training (minutes), not after: no head fitted

@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from safeval.benchmarks.jsonfile import read_json
+from safeval.benchmarks.jsonl import read_jsonl
 from safeval.errors import DataError
 
 #: Sources whose licence lets a model trained on them ship in the package.
@@ -104,7 +105,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def _json(path: Path) -> Any:
     if not path.is_file():
         raise DataError(path, "file not found (is --data-dir the shared data folder?)")
-    return json.loads(path.read_text(encoding="utf-8-sig"))
+    return read_json(path)  # a damaged file: its name, line and column
 
 
 _OPENING = re.compile(r"^[^。！？!?.\n]{0,80}[。！？!?.\n]+")
@@ -144,10 +145,8 @@ def jade(root: Path) -> Iterator[Example]:
 def _latent_records(root: Path) -> Iterator[dict[str, Any]]:
     """Every record of Latent Jailbreak's human-annotated file (labelled or not)."""
     p = root / "judge_training" / "latent_jailbreak" / "human_annotated.jsonl"
-    if not p.is_file():
-        raise DataError(p, "file not found")
-    for line in p.read_text(encoding="utf-8").splitlines():
-        yield json.loads(line)
+    for _, record in read_jsonl(p):
+        yield record
 
 
 def latent_jailbreak(root: Path) -> Iterator[Example]:
@@ -230,10 +229,7 @@ def diasafety(root: Path) -> Iterator[Example]:
     """DiaSafety chit-chat: its own train and test files."""
     d = root / "judge_training" / "diasafety"
     for split, name in (("train", "train.json"), ("test", "test.json")):
-        p = d / name
-        if not p.is_file():
-            raise DataError(p, "file not found")
-        for i, r in enumerate(json.loads(p.read_text(encoding="utf-8"))):
+        for i, r in enumerate(_json(d / name)):
             harm = int(r["label"] == "Unsafe")
             yield Example(
                 "diasafety", f"{name}-{i}", split, r["context"], r["response"], harm, None, "en"
@@ -265,7 +261,7 @@ def jbb_artifacts(root: Path) -> Iterator[Example]:
     """JailbreakBench artifacts with the Llama-3-70B judge's labels; split by behaviour."""
     d = root / "jailbreakbench" / "artifacts"
     for p in sorted(d.glob("*/*/*.json")):
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = _json(p)
         for jb in data.get("jailbreaks", []):
             if not jb.get("prompt") or jb.get("response") is None:
                 continue
@@ -350,5 +346,12 @@ def load_all(root: Path, sources: list[str] | None = None) -> list[Example]:
     """Every example of the named sources (all by default), in a fixed order."""
     out: list[Example] = []
     for name in sources or list(LOADERS):
-        out.extend(LOADERS[name](root))
+        try:
+            out.extend(LOADERS[name](root))
+        except DataError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # a record of another shape
+            raise DataError(
+                root, f"source '{name}': a record of an unexpected shape ({type(e).__name__}: {e})"
+            ) from None
     return out
