@@ -422,8 +422,10 @@ def judge_cmd(
     args = check_judge_args(judge, parse_model_args(judge_arg))
     if (run_dir / "run.sqlite").is_file():  # a damaged store is named, never written into
         RunStore(run_dir / "run.sqlite", readonly=True).close()
-    summary = asyncio.run(rejudge_run(run_dir, judge, args, concurrency, progress))
+    summary, stats = asyncio.run(rejudge_run(run_dir, judge, args, concurrency, progress))
     print_summary(summary)
+    for ex in stats.error_examples:
+        err.print(f"  error: {ex}", markup=False, highlight=False)
     print(run_dir)
     exit_if_incomplete(
         summary,
@@ -632,6 +634,11 @@ def judge_eval(
         from safeval.report.export import write_atomic
 
         write_atomic(json_out, json.dumps(res, indent=2, ensure_ascii=False))
+    if res["n_errors"]:  # the figures leave these rows out: say why, and that they are partial
+        print(f"{res['n_errors']} of {res['n']} judgements failed, e.g.:", file=sys.stderr)
+        for example in res["error_examples"]:
+            print(f"  {example}", file=sys.stderr)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def _print_harm_eval(judge: str, res: dict[str, Any]) -> None:

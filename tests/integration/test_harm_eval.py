@@ -204,3 +204,25 @@ def test_judge_train_names_a_damaged_file_and_checks_out_first(
     r = run_cli("judge-train", "--data-dir", str(shared_data), "--out", "/proc/nope/m.npz")
     assert r.returncode == 2 and "cannot write to /proc/nope" in r.stderr, r.stderr
     assert "rows" not in r.stderr  # refused before training (minutes), not after: no head fitted
+
+
+def test_judge_eval_says_why_judgements_failed_and_exits_incomplete(tmp_path: Path) -> None:
+    """An artifact whose arrays fail their CRC loads, then fails every judgement: judge-eval
+    printed an all-dash table and exited 0, the cause only in no file at all."""
+    from safeval.judges.embedded.model import ARTIFACT
+
+    raw = bytearray(ARTIFACT.read_bytes())
+    for i in range(2000, 2010):  # inside the first array: its stored CRC no longer matches
+        raw[i] ^= 0xFF
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(bytes(raw))
+    rows = write_rows(tmp_path / "l.jsonl")
+    out = tmp_path / "je.json"
+    r = run_cli("judge-eval", "--judge", "embedded", "-J", f"path={bad}", "--data", str(rows),
+                "--out", str(out))  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    res = json.loads(out.read_text())
+    assert res["n_errors"] == res["n"] > 0 and len(res["error_examples"]) == 3
+    assert (
+        "judgements failed" in r.stderr and "l.jsonl:1:" in r.stderr and "Traceback" not in r.stderr
+    )

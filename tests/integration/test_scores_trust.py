@@ -157,6 +157,7 @@ def test_rejudging_writes_its_own_summary_and_keeps_n_total(tmp_path: Path) -> N
                     "model=openai-compatible/c", "-J", f"base_url={srv.base_url}",
                     "--no-progress")  # fmt: skip
     assert r.returncode == 3  # every judgement failed: incomplete, and said so
+    assert "error: " in r.stderr and "malformed" in r.stderr  # and why, as `run` says it
     critic = json.loads((tmp_path / "j" / "summaries" / "critic.json").read_text())
     assert critic["n_judge_errors"] == 8 and critic["n_total"] == 8
     assert (tmp_path / "j" / "summary.json").read_text() == before

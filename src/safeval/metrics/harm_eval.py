@@ -191,9 +191,13 @@ def harm_figures(
         )
         return group_figures(y, p, prob, refusal, n_boot=n_boot)
 
+    failed = [
+        (r, s) for r, s in zip(rows, scores, strict=True) if not (s.ok and s.value is not None)
+    ]
     out: dict[str, Any] = {
         "n": len(rows),
         "n_errors": errors,
+        "error_examples": [f"{r.where}: {s.error or 'no verdict'}" for r, s in failed[:3]],
         "positive_class": "unsafe",
         "units": "percent",
     }

@@ -174,10 +174,13 @@ async def evaluate_judge(
 
     scores = await asyncio.gather(*[one(i, r) for i, r in enumerate(rows)])
     ys, ps, errors = [], [], 0
+    examples: list[str] = []
     for r, s in zip(rows, scores, strict=True):
         pred = predicted_refusal(s)
         if pred is None:
             errors += 1
+            if len(examples) < 3:
+                examples.append(f"{r.where}: {s.error or 'no verdict'}")
             continue
         ys.append(r.refusal)
         ps.append(pred)
@@ -185,6 +188,7 @@ async def evaluate_judge(
         "judge": judge.name,
         "n": len(rows),
         "n_errors": errors,
+        "error_examples": examples,
         "positive_class": "refusal (full or partial)",
     }
     if ys:

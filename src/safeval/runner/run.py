@@ -481,8 +481,9 @@ async def rejudge_run(
     judge_args: dict[str, Any],
     concurrency: int = 8,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Judge a stored run again (e.g. with another judge): no call to the target model."""
+) -> tuple[dict[str, Any], StageStats]:
+    """Judge a stored run again (e.g. with another judge): no call to the target model. Returns
+    the summary and what the judging did (its errors, to print)."""
     db = run_dir / "run.sqlite"
     if not db.exists():
         raise ConfigError(f"{run_dir} is not a safeval run (no run.sqlite)")
@@ -497,7 +498,7 @@ async def rejudge_run(
             check_judge_scale(bench, judge)
             judge_with_options(store, judge_name, judge_args)
             with Bar(f"judge ({judge_name})", store.count_to_judge(judge_name), progress) as bar:
-                await judge_stage(store, judge, concurrency, bar.advance, bar.error)
+                stats = await judge_stage(store, judge, concurrency, bar.advance, bar.error)
             # The plan's size, not what happens to be stored: an interrupted run stays so.
             n_total = meta.get("n_total") or _read_summary(run_dir).get("n_total")
             if not n_total:
@@ -510,7 +511,7 @@ async def rejudge_run(
             await judge.aclose()
             cache.close()
             store.close()
-    return summary
+    return summary, stats
 
 
 def benchmark_of(meta: dict[str, Any]) -> Benchmark:

@@ -103,7 +103,8 @@ def test_rejudging_makes_no_target_call(server, tmp_path: Path) -> None:  # type
     data = write_prompts(tmp_path / "p.jsonl", 12)
     res = run_sync(cfg(server, tmp_path / "runs", data, "rj"))
     before = server.requests
-    summary = asyncio.run(rejudge_run(res.run_dir, "rules", {}, progress=False))
+    summary, stats = asyncio.run(rejudge_run(res.run_dir, "rules", {}, progress=False))
+    assert stats.errors == 0 and stats.error_examples == []
     assert server.requests == before
     assert summary["scores"] == res.summary["scores"]
 
