@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from safeval import registry
 from safeval.errors import SafevalError
-from safeval.types import Sample
+from safeval.types import Generation, Sample
 
 if TYPE_CHECKING:
     from safeval.models.base import ModelAPI
@@ -17,6 +17,28 @@ if TYPE_CHECKING:
 
 class AttackError(SafevalError):
     """An attack could not make its prompt (e.g. the attacker model failed)."""
+
+
+def attacker_text(gen: Generation, attacker: ModelAPI, what: str) -> str:
+    """The attacker's answer as the attack's text, or an AttackError (never a prompt): it failed,
+    said nothing, was cut off at its token limit, or refused. A refusal or a cut-off rewrite
+    used as the attack prompt lost the harmful request, and the target's harmless answer to
+    it was scored safe."""
+    from safeval.judges.rules import is_refusal
+
+    text = gen.text.strip() if gen.ok else ""
+    why = (
+        gen.error or "an empty answer"
+        if not text
+        else "its answer was cut off at the token limit"
+        if gen.finish_reason == "length"
+        else "it refused"
+        if is_refusal(text)
+        else None
+    )
+    if why is not None:
+        raise AttackError(f"attacker {attacker.full_name} gave no {what}: {why}")
+    return text
 
 
 class Attack(ABC):
@@ -55,13 +77,10 @@ class Attack(ABC):
             [Message(role="user", content=ask)],
             GenerateConfig(temperature=0.0, seed=seed, max_tokens=512),
         )
-        if not gen.ok or not gen.text.strip():
-            raise AttackError(
-                f"attacker {attacker.full_name} gave no rewrite: {gen.error or 'empty'}"
-            )
+        text = attacker_text(gen, attacker, "rewrite")
         return sample.model_copy(
             update={
-                "input": gen.text.strip(),
+                "input": text,
                 "attack": self.name,
                 "parent_id": sample.parent_id or sample.id,
                 "metadata": {

@@ -3,7 +3,7 @@ pushing in the direction of the scripted follow-up (multi-round pressure, SC-Saf
 
 from __future__ import annotations
 
-from safeval.attacks.base import AttackError
+from safeval.attacks.base import attacker_text
 from safeval.models.base import ModelAPI
 from safeval.types import GenerateConfig, Message
 
@@ -25,9 +25,4 @@ async def adaptive_followup(
         [Message(role="user", content=ask)],
         GenerateConfig(temperature=0.0, seed=seed, max_tokens=200),
     )
-    text = gen.text.strip()
-    if not gen.ok or not text:
-        raise AttackError(
-            f"attacker {attacker.full_name} wrote no follow-up: {gen.error or 'empty'}"
-        )
-    return text
+    return attacker_text(gen, attacker, "follow-up")

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safeval.attacks.base import Attack, AttackError
+from safeval.attacks.base import Attack, AttackError, attacker_text
 from safeval.attacks.text import lang_of
 from safeval.types import Sample
 
@@ -198,11 +198,10 @@ async def ask_attacker(attacker: ModelAPI, request: str, seed: int, attack: str)
         [Message(role="user", content=request)],
         GenerateConfig(temperature=0.0, seed=seed, max_tokens=768),
     )
-    text = clean_rewrite(gen.text) if gen.ok else ""
+    text = clean_rewrite(attacker_text(gen, attacker, f"rewrite for {attack}"))
     if not text:
         raise AttackError(
-            f"attacker {attacker.full_name} gave no rewrite for {attack}: "
-            f"{gen.error or 'empty answer'}"
+            f"attacker {attacker.full_name} gave no rewrite for {attack}: quotes only"
         )
     return text
 
