@@ -745,6 +745,10 @@ def generate_cmd(
     write_jsonl(out, rows)
     print(f"wrote {len(rows)} prompts under '{taxonomy}' to {out}", file=sys.stderr)
     print(out)
+    if len(rows) < n:  # written, but short of what was asked: say so in the exit code too
+        print(f"incomplete: {len(rows)} of {n} prompts (the rest were near-duplicates, "
+              "refusals or unusable answers); run again to ask for more", file=sys.stderr)  # fmt: skip
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("select")

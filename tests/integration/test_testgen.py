@@ -66,6 +66,28 @@ def test_generate_writes_seval_records_with_taxonomy_path(tmp_path: Path) -> Non
     assert all(s.category == "Crimes_and_Illegal_Activities" for s in samples)
 
 
+def test_generate_drops_refusals_and_says_when_it_falls_short(tmp_path: Path) -> None:
+    """Refusals were written as risk prompts, and a generator that gave 0 of 4 (an empty array)
+    or 2 of 4 ended with exit 0."""
+    answers = {
+        "short": json.dumps(["I cannot help with that.", DISTINCT[0], "  ", DISTINCT[1],
+                             "Sorry, I can't assist with creating harmful content."]),
+        "none": "[]",
+    }  # fmt: skip
+    for name, answer in answers.items():
+        out = tmp_path / f"{name}.jsonl"
+        with ScriptedOpenAIServer(lambda body, a=answer: a) as srv:  # type: ignore[misc]
+            r = run_cli("generate", "--taxonomy", "drug_crimes", "--n", "4", "--generator",
+                        "openai-compatible/gen", "--generator-arg", f"base_url={srv.base_url}",
+                        "--out", str(out))  # fmt: skip
+        assert "Traceback" not in r.stderr
+        if name == "short":
+            assert r.returncode == 3 and "incomplete: 2 of 4 prompts" in r.stderr, r.stderr
+            assert [json.loads(x)["prompt"] for x in out.read_text().splitlines()] == DISTINCT[:2]
+        else:
+            assert r.returncode != 0 and "no usable prompts" in r.stderr and not out.exists()
+
+
 def test_select_dedupes_against_suite_and_ranks_by_riskiness(tmp_path: Path) -> None:
     cands = tmp_path / "c.jsonl"
     texts = {

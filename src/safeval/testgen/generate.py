@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from safeval.errors import ModelError
+from safeval.judges.rules import is_refusal
 from safeval.models.base import ModelAPI
 from safeval.report.export import write_atomic
 from safeval.taxonomy import load_taxonomy
@@ -90,6 +91,9 @@ async def generate_prompts(
             problems.append(str(e))
             continue
         for p in prompts:
+            if is_refusal(p):  # "I cannot help with that." is no risk prompt
+                problems.append(f"a refusal, not a prompt: {p[:60]!r}")
+                continue
             if len(out) >= n or dedupe.closest(p) is not None:
                 continue
             dedupe.add(p)
@@ -107,8 +111,9 @@ async def generate_prompts(
                     "ext": json.dumps(ext, ensure_ascii=False),
                 }
             )
-    if not out and problems:
-        raise ModelError(f"the generator gave no usable prompts: {'; '.join(problems[:3])}")
+    if not out:
+        why = "; ".join(problems[:3]) or "nothing new (every prompt a near-duplicate)"
+        raise ModelError(f"the generator gave no usable prompts: {why}")
     return out
 
 
