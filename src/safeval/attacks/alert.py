@@ -73,6 +73,15 @@ class TokenManipulation(Attack):
         out = " ".join(words)
         if out == prompt:  # always change something, or it is no attack
             out = "".join(LEET.get(c, c) for c in prompt)
+        if out == prompt:  # no letter leetspeak knows (Chinese): swap two neighbours
+            spots = [
+                j
+                for j in range(len(prompt) - 1)
+                if prompt[j] != prompt[j + 1] and not (prompt[j] + prompt[j + 1]).isspace()
+            ]
+            if spots:
+                j = rng.choice(spots)
+                out = prompt[:j] + prompt[j + 1] + prompt[j] + prompt[j + 2 :]
         return out
 
 
