@@ -125,3 +125,14 @@ def test_run_mines_the_released_file_named_by_a_benchmark_option(
     con.close()
     assert len(samples) == 16
     assert {s["metadata"]["attack_source"] for s in samples} == {f"released:{released.name}"}
+
+
+def test_attack_refuses_to_write_a_line_no_loader_reads_back(tmp_path: Path) -> None:
+    """An attack around a long prompt (instruction_encryption of 750,000 characters) wrote a line
+    over 1,000,000 characters, which `attack --in` and `run --data` then refused."""
+    src = tmp_path / "big.jsonl"
+    src.write_text(json.dumps({"id": "b", "prompt": "how to " * 142_700}) + "\n")  # 998,900
+    out = tmp_path / "out.jsonl"
+    r = run_cli("attack", "instruction_jailbreak", "--in", str(src), "--out", str(out))
+    assert r.returncode == 2 and "over the 1,000,000 a data file may hold" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()

@@ -7,9 +7,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from safeval.attacks.base import Attack
+from safeval.attacks.base import Attack, AttackError
 from safeval.benchmarks.demo import load_prompts
-from safeval.benchmarks.jsonl import read_jsonl
+from safeval.benchmarks.jsonl import MAX_LINE_BYTES, read_jsonl
 from safeval.benchmarks.seval import load_seval, read_text
 from safeval.models.base import ModelAPI
 from safeval.report.export import write_atomic
@@ -70,5 +70,13 @@ async def attack_file(
         }
 
     rows = await asyncio.gather(*[one(s, a) for s in samples for a in attacks])
-    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]
+    for r, line in zip(rows, lines, strict=True):
+        if len(line) > MAX_LINE_BYTES:  # a file no loader would read back
+            rid = r.get("id") or r.get("traceid")
+            raise AttackError(
+                f"the attack prompt for {rid} would make a {len(line):,}-character line, over "
+                f"the {MAX_LINE_BYTES:,} a data file may hold: shorten its base prompt"
+            )
+    write_atomic(out, "".join(lines))
     return len(rows)
