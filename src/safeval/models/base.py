@@ -105,7 +105,7 @@ def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"model argument '{pair}' is not key=value")
+            raise ConfigError(f"option '{pair}' is not key=value")
         try:
             out[key.replace("-", "_")] = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or too deep / long to read): text
