@@ -451,7 +451,7 @@ TRANSPORT_OPTIONS = frozenset(
         "backoff_max",
         "retry_after_max",
         "max_connections",
-    }  # fmt: skip
+    }
 )
 
 
