@@ -198,6 +198,11 @@ def test_profile_spans_benchmarks(shared_data: Path, tmp_path: Path) -> None:
     prof = tmp_path / "p.json"
     r = run_cli("profile", str(tmp_path / "d"), str(tmp_path / "s"), "--out", str(prof))
     assert r.returncode == 0, r.stderr
+    # The same run named twice (another spelling) counted twice in every n_runs.
+    twice = tmp_path / "p2.json"
+    r = run_cli("profile", str(tmp_path / "d"), str(tmp_path / "s"), str(tmp_path / "." / "d"),
+                "--out", str(twice))  # fmt: skip
+    assert r.returncode == 0 and json.loads(twice.read_text()) == json.loads(prof.read_text())
     res = json.loads(prof.read_text())
     both = [k for k, u in res["unified"].items() if u["n_runs"] == 2]
     assert "privacy_property" in both and "hate_harassment" in both

@@ -70,8 +70,11 @@ def _abilities(run_dir: Path) -> dict[str, str]:
 def profile(run_dirs: list[Path]) -> dict[str, Any]:
     """Per-run profiles side by side on the unified categories. Scores of different benchmarks
     are different measurements (share refused, share answered correctly, points): they are shown
-    next to each other, never averaged."""
-    runs = [run_profile(d) for d in run_dirs]
+    next to each other, never averaged. A run named twice (by any spelling) counts once."""
+    unique: dict[Path, Path] = {}
+    for d in run_dirs:
+        unique.setdefault(d.resolve(), d)
+    runs = [run_profile(d) for d in unique.values()]
     covered: dict[str, list[str]] = defaultdict(list)
     for p in runs:
         for k in p["by_unified"]:
