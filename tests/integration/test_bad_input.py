@@ -93,6 +93,12 @@ BAD_OPTIONS = {
     "run_id_long": (["--run-id", "x" * 300], "is not allowed"),
     "run_id_empty": (["--run-id", ""], "is not allowed"),  # was taken as no id: a new run
     "bench_arg_no_value": (["-B", "novalue"], "option 'novalue' is not key=value"),
+    # The cascade hands options it does not take to its escalation judge: say so, not only that
+    # "judge 'critic'" refused one.
+    "cascade_unknown": (
+        ["--judge", "cascade", "-J", "bogus=1"],
+        "judge 'cascade' passes the options it does not take on to judge 'critic': unknown option",
+    ),
     "lang_filters_all": (["--lang", "zh"], "nothing to run"),
     "api_key_twice": (["--api-key", "k", "--api-key-file", "nofile"], "not both"),
     # Checked before any call, not after the run that a typo here would have paid for.

@@ -138,7 +138,10 @@ def check_plugin_args(
             rest[key] = value
     if rest and "escalate" in params:  # a cascade: the rest is the escalation judge's
         escalate = str(args.get("escalate") or params["escalate"].default)
-        out.update(check_judge_args(escalate, rest))
+        try:
+            out.update(check_judge_args(escalate, rest))
+        except ConfigError as e:
+            raise ConfigError(f"{what} passes the options it does not take on to {e}") from None
     elif rest and "model" in params and isinstance(args.get("model"), str):
         out.update(check_model_args(args["model"], rest, f"{what} model"))
     elif rest and not open_ended:
