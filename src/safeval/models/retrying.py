@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from safeval.models.base import ModelAPI
 from safeval.models.wrapper import ModelWrapper
 from safeval.types import GenerateConfig, Generation, Message
 
+#: A server's Retry-After at least this long is told once on stderr (the run seems stuck).
+LONG_WAIT_SECONDS = 10.0
 #: Model options that belong to the retry policy, not to any adapter (-M max_retries=2).
 RETRY_OPTIONS = ("max_retries", "backoff_initial", "backoff_max", "retry_after_max")
 
@@ -35,6 +38,7 @@ class RetryingModel(ModelWrapper):
         self.retry_after_max = float(retry_after_max)
         self.backoff_initial = float(backoff_initial)
         self.backoff_max = float(backoff_max)
+        self._told_of_wait = False
 
     def __getattr__(self, name: str) -> Any:
         # Adapter specifics (base_url, dtype, ...) read through the wrapper.
@@ -51,6 +55,14 @@ class RetryingModel(ModelWrapper):
             delay = random.uniform(0, min(self.backoff_max, self.backoff_initial * 2**attempt))
             if gen.retry_after is not None:
                 delay = min(gen.retry_after, self.retry_after_max)
+                if gen.retry_after >= LONG_WAIT_SECONDS and not self._told_of_wait:
+                    self._told_of_wait = True  # once: a wait this long looks like a hang
+                    print(
+                        f"note: {self.full_name}: the endpoint asks to wait "
+                        f"{gen.retry_after:.0f} s before retrying ({gen.error}); waiting "
+                        f"{delay:.0f} s per retry (-M retry_after_max, -M max_retries)",
+                        file=sys.stderr,
+                    )
             await asyncio.sleep(delay)
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Generation:

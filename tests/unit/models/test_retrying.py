@@ -53,3 +53,17 @@ def test_every_provider_comes_wrapped_with_retry_options_taken_from_its_args() -
     model = get_model("scripted/refuse", max_retries=7)
     assert isinstance(model, RetryingModel) and model.max_retries == 7
     assert model.identity() == model.inner.identity() and model.full_name == "scripted/refuse"
+
+
+def test_a_long_retry_after_is_told_once(capsys) -> None:  # type: ignore[no-untyped-def]
+    """A 429 asking for a minute's wait, honoured silently under --no-progress, looked like a
+    hang; it is told once on stderr, with the options that bound it."""
+    inner = Flaky([Generation(error="HTTP 429", retryable=True, retry_after=60.0)] * 3)
+    gen = ask(RetryingModel(inner, max_retries=4, retry_after_max=0.01))
+    assert gen.ok and inner.calls == 4
+    err = capsys.readouterr().err
+    assert err.count("asks to wait 60 s before retrying (HTTP 429)") == 1
+    assert "-M retry_after_max" in err
+    short = Flaky([Generation(error="HTTP 429", retryable=True, retry_after=0.01)] * 2)
+    ask(RetryingModel(short, max_retries=4))
+    assert capsys.readouterr().err == ""  # a short wait is not worth a line
