@@ -27,13 +27,20 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def file_uri(path: Path) -> str:
+    """The SQLite URI of a file (no query): every character of the path that a URI reads
+    otherwise is escaped. Escaping only `?` and `#` read `runs/x%41` as `runs/xA`, another
+    run's store."""
+    return "file:" + pathname2url(str(path.resolve()))
+
+
 def connect_readonly(path: Path) -> sqlite3.Connection:
     """A connection that never writes, for readers (show, report, export, compare): it works on
     a read-only runs folder and on a run another process is writing. Raises DataError when the
     file is missing or is not an SQLite database."""
     if not path.is_file():
         raise DataError(path, "file not found")
-    url = "file:" + pathname2url(str(path.resolve()))
+    url = file_uri(path)
     conn = sqlite3.connect(url + "?mode=ro", uri=True, timeout=30.0, isolation_level=None)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

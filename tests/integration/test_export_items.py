@@ -150,3 +150,21 @@ def test_no_export_or_report_writes_over_a_runs_own_files(run_dir: Path, tmp_pat
     assert other.read_bytes() == before
     r = run_cli("report", str(run_dir), "--json", str(tmp_path / "scores.json"))
     assert r.returncode == 0 and (tmp_path / "scores.json").is_file()
+
+
+def test_a_percent_in_the_runs_path_opens_that_run_and_no_other(tmp_path: Path) -> None:
+    """The read-only URIs escaped only ? and #: `runs/x%41/r` was read as `runs/xA/r`, another
+    run, and export, report and view showed its answers with exit 0."""
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS[:2]))
+    for folder, model in (("xA", "scripted/refuse"), ("x%41", "scripted/comply")):
+        r = run_cli("run", "demo", "--judge", "rules", "--model", model, "--data", str(data),
+                    "--runs-dir", str(tmp_path / folder), "--run-id", "r", "--no-progress")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    out = tmp_path / "e.jsonl"
+    r = run_cli("export", str(tmp_path / "x%41" / "r"), "--format", "jsonl", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    answers = {json.loads(x)["answer"] for x in out.read_text().splitlines()}
+    assert answers == {COMPLIANCE}
+    r = run_cli("report", str(tmp_path / "x%41" / "r"), "--json", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr

@@ -9,6 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from safeval.db import file_uri
+
 
 def wilson(safe: int, n: int) -> tuple[float, float] | None:
     """A 95% Wilson score interval for safe/n, x100; None when n is 0."""
@@ -23,7 +25,7 @@ def wilson(safe: int, n: int) -> tuple[float, float] | None:
 
 def connect_ro(db: Path) -> sqlite3.Connection:
     """A read-only connection: viewing a run never writes to it (nor creates an index)."""
-    uri = "file:" + str(db.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    uri = file_uri(db) + "?mode=ro"
     return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 

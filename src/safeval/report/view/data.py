@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeval.db import file_uri
 from safeval.errors import ConfigError
 from safeval.report.evidence import refused_sql
 
@@ -75,7 +76,7 @@ class Filters:
 
 
 def _open_ro(path: Path) -> str:
-    return "file:" + str(path.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    return file_uri(path) + "?mode=ro"
 
 
 class Viewer:
