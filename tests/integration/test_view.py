@@ -314,3 +314,31 @@ def test_view_reports_a_busy_port_clearly(runs: dict[str, Path]) -> None:
         r = run_cli("view", str(runs["a"]), "--port", str(port), timeout=60)
     assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_view_shows_safetybench_scores_as_show_does(shared_data: Path, tmp_path: Path) -> None:
+    """The viewer drew SafetyBench's verdicts as shares of safe answers (a heat map of 0s, the
+    codes and the full names both listed): numbers `show` and `report` did not give."""
+    sb = shared_data / "safetybench" / "test_zh_subset.json"
+    r = run_cli("run", "safetybench", "--data", str(sb), "--limit", "14", "--model",
+                "scripted/echo", "--runs-dir", str(tmp_path), "--run-id", "sb", "--no-progress")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    scores = json.loads((tmp_path / "sb" / "summary.json").read_text())["scores"]
+    proc = subprocess.Popen(safeval_cmd("view", str(tmp_path / "sb"), "--port", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
+        assert m
+        with urllib.request.urlopen(m.group(0) + "run/sb", timeout=10) as resp:
+            page = resp.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert 'class="heat"' not in page and "the benchmark's own figures" in page
+    rows = re.findall(
+        r'<tr><td><a href="[^"]*">([^<]+)</a></td><td class="num[^"]*">([^<]+)</td>', page
+    )
+    assert {name for name, _ in rows} == set(scores["by_category"])
+    for name, shown in rows:
+        assert float(shown) == pytest.approx(scores["by_category"][name], abs=0.05), name

@@ -72,6 +72,22 @@ async def index(request: web.Request) -> web.Response:
     return _render(request, "index.html.j2", runs=list(viewer.runs.values()))
 
 
+def shares_safe(run: Run) -> bool:
+    """Whether the run's scores are shares of items judged safe, which the store's verdicts
+    count too. SafetyBench's accuracy (after the official fallback for unread answers) and
+    SC-Safety's points are not: for them the viewer shows the summary's figures alone (the
+    heat map from the verdicts disagreed with `show` and `report`)."""
+    from safeval import registry
+    from safeval.benchmarks.base import Benchmark
+    from safeval.errors import ConfigError
+
+    try:
+        bench = registry.benchmarks.get(str(run.meta.get("benchmark")))
+    except ConfigError:
+        return True
+    return getattr(bench, "outcomes", Benchmark.outcomes) is Benchmark.outcomes
+
+
 def _score_rows(run: Run, cells: dict[tuple[str, str], tuple[int, int]], axis: int) -> list[Any]:
     """Per category (axis 1) or attack (axis 0): the summary's score and interval where it has
     them, with n from the summary's counts or else from the store."""
@@ -82,6 +98,8 @@ def _score_rows(run: Run, cells: dict[tuple[str, str], tuple[int, int]], axis: i
         c = counted.setdefault(key[axis], [0, 0])
         c[0] += safe
         c[1] += n
+    if not shares_safe(run):  # the benchmark's own figures only, under its own names
+        counted = {}
     names = sorted(set(counted) | set(scores.get(group) or {}))
     n_summary = (scores.get("n") or {}).get(group) or {}
     ci_summary = (scores.get("ci95") or {}).get(group) or {}
@@ -126,6 +144,8 @@ async def run_summary(request: web.Request) -> web.Response:
                 }  # fmt: skip
             )
         grid.append((a, row))
+    if not shares_safe(run):
+        grid = []  # the verdicts' shares are not this benchmark's score: not drawn as one
     scores = run.summary.get("scores") or {}
     all_safe = sum(s for s, _ in cells.values())
     all_n = sum(n for _, n in cells.values())
@@ -152,6 +172,7 @@ async def run_summary(request: web.Request) -> web.Response:
             "ci": wilson(over_refused, over_n),
         },  # fmt: skip
         settings=settings_of(run.meta),
+        shares_safe=shares_safe(run),
     )
 
 
