@@ -85,3 +85,34 @@ def test_a_failed_shard_leaves_error_rows_not_verdicts(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "runs" / "f" / "summary.json").read_text())
     assert summary["n_done"] == 0 and summary["n_generation_errors"] == 6
     assert summary["scores"]["n_judged"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--ray-address", "nonsense"], "--ray-address must be auto, HOST:PORT"),
+        (["--endpoint", "notaurl"], "--endpoint must be an http:// or https:// URL"),
+        (
+            ["--endpoint", "http://127.0.0.1:9/v1", "--base-url", "http://127.0.0.1:8/v1"],
+            "or --base-url, not both",
+        ),  # fmt: skip
+    ],
+)
+def test_ray_options_are_checked_before_anything_is_written(
+    tmp_path: Path, extra: list[str], needle: str
+) -> None:
+    """These were an 'internal error' (exit 1), or every item failed (exit 3, a run folder left
+    behind), or --base-url was silently dropped."""
+    data = write_prompts(tmp_path / "p.jsonl", 4)
+    r = run_cli(*base_args(data, tmp_path / "runs", "o"), "--executor", "ray", *extra)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "runs" / "o").exists()
+
+
+def test_an_endpoint_for_a_model_that_takes_no_url_is_refused(tmp_path: Path) -> None:
+    data = write_prompts(tmp_path / "p.jsonl", 4)
+    r = run_cli("run", "demo", "--data", str(data), "--model", "scripted/mixed", "--judge", "rules",
+                "--runs-dir", str(tmp_path / "runs"), "--run-id", "s", "--no-progress",
+                "--executor", "ray", "--endpoint", "http://127.0.0.1:9/v1")  # fmt: skip
+    assert r.returncode == 2 and "--endpoint: " in r.stderr and "base_url" in r.stderr, r.stderr
+    assert not (tmp_path / "runs" / "s").exists()

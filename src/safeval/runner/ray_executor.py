@@ -15,7 +15,9 @@ their own environment (a local instance inherits the driver's).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from safeval.models.callcache import CallCache
 from safeval.runner.execute import StageStats, generate_stage
 from safeval.runner.plan import Unit
 from safeval.runner.store import RunStore, item_id
+from safeval.runner.validate import check_model_args
 from safeval.types import GenerateConfig, Generation, Sample
 
 
@@ -52,9 +55,32 @@ def _ray() -> Any:
     return ray
 
 
+#: `--ray-address`: a host:port, or the same after ray:// (Ray Client).
+RAY_ADDRESS = re.compile(r"(ray://)?[A-Za-z0-9._-]+:\d{1,5}")
+
+
 def check_ray_config(cfg: Any) -> None:
     """Refuse, before anything is written, what a Ray run cannot do."""
     _ray()
+    address = cfg.ray_address
+    if address and address not in ("auto", "local") and not RAY_ADDRESS.fullmatch(address):
+        raise ConfigError(
+            f"--ray-address must be auto, HOST:PORT or ray://HOST:PORT, not '{address}'"
+        )
+    if address and address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+        raise ConfigError("--ray-address ray://... needs Ray Client: pip install 'ray[client]'")
+    for url in cfg.endpoints:
+        if not str(url).startswith(("http://", "https://")):
+            raise ConfigError(f"--endpoint must be an http:// or https:// URL, not '{url}'")
+    if cfg.endpoints:
+        if cfg.model_args.get("base_url"):
+            raise ConfigError(
+                "give --endpoint (shards go round-robin to them) or --base-url, not both"
+            )
+        try:  # each shard's model gets one endpoint as its base_url
+            check_model_args(cfg.model, {"base_url": cfg.endpoints[0]})
+        except ConfigError as e:
+            raise ConfigError(f"--endpoint: {e}") from None
     if cfg.model_args.get("api_key") or (cfg.attacker_args or {}).get("api_key"):
         raise ConfigError(
             "with --executor ray, API keys are not sent to workers: set SAFEVAL_API_KEY (or "
@@ -174,10 +200,14 @@ async def ray_generate_stage(
     ray = _ray()
     started = not ray.is_initialized()
     if started:
-        if cfg.ray_address:
-            ray.init(address=cfg.ray_address, log_to_driver=False)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=False)
+        try:
+            if cfg.ray_address:
+                ray.init(address=cfg.ray_address, log_to_driver=False)
+            else:
+                ray.init(include_dashboard=False, log_to_driver=False)
+        except (ValueError, ConnectionError, RuntimeError, TimeoutError) as e:
+            where = cfg.ray_address or "a local cluster"
+            raise ConfigError(f"cannot start or reach Ray at {where} ({e})") from None
     stage = RayStage(StageStats())
     loop = asyncio.get_running_loop()
     start = loop.time()
