@@ -72,6 +72,13 @@ def test_dash_h_is_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 BAD_OPTIONS = {
     "dtype": (["--model", "hf/x", "-M", "dtype=float17"], "dtype must be one of"),
+    # Checked when the model is made: these failed every item after the run folder was made
+    # (or never, when the cache answered every call).
+    "device": (["--model", "local/smollm2", "-M", "device=banana"], "device must be cpu, cuda"),
+    "threads": (["--model", "local/smollm2", "-M", "threads=0"], "threads must be at least 1"),
+    "batch_size": (["--model", "hf/x", "-M", "batch_size=0"], "batch_size must be at least 1"),
+    "onednn": (["--model", "hf/x", "-M", "onednn=maybe"], "option 'onednn' must be bool"),
+    "hf_not_a_model": (["--model", "hf//proc"], "/proc is not a model folder (no config.json)"),
     "timeout": (
         ["--model", "openai-compatible/x", "-M", "timeout=abc"],
         "option 'timeout' must be float",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -85,6 +86,8 @@ def _use_onednn_linears(module: Any) -> None:
 
 
 ONEDNN_MIN_ROWS = 64  # below this many token rows, plain BLAS beats oneDNN's conversions
+#: Devices a model may be put on (checked when the model is made; CUDA's presence at load).
+DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 
 @dataclass
@@ -119,10 +122,29 @@ class HFLocalModel(ModelAPI):
         super().__init__(name)
         self.path = path or name
         self.gguf_file = gguf_file
-        self.batch_size = max(1, int(batch_size))
+        # Checked now, not at the first call (after the run folder is made, every item an
+        # error), nor never (a warm cache answers every call and the weights never load).
+        if int(batch_size) < 1:
+            raise ModelError(f"{self.full_name}: batch_size must be at least 1, not {batch_size}")
+        if not DEVICE.fullmatch(str(device)):
+            raise ModelError(
+                f"{self.full_name}: device must be cpu, cuda, cuda:N or mps, not '{device}'"
+            )
+        if threads is not None and int(threads) < 1:
+            raise ModelError(f"{self.full_name}: threads must be at least 1, not {threads}")
+        if not isinstance(onednn, bool):
+            raise ModelError(f"{self.full_name}: onednn must be true or false, not '{onednn}'")
+        folder = Path(self.path)
+        if gguf_file is None and folder.is_file():
+            raise ModelError(f"{self.full_name}: {folder} is a file: give the checkpoint's folder")
+        if gguf_file is None and folder.is_dir() and not (folder / "config.json").is_file():
+            raise ModelError(f"{self.full_name}: {folder} is not a model folder (no config.json)")
+        self.batch_size = int(batch_size)
         self.min_concurrency = 4 * self.batch_size
         if dtype not in DTYPES:
-            raise ModelError(f"hf/{name}: dtype must be one of {', '.join(DTYPES)}, not '{dtype}'")
+            raise ModelError(
+                f"{self.full_name}: dtype must be one of {', '.join(DTYPES)}, not '{dtype}'"
+            )
         self.dtype = dtype
         self.device = device
         self.threads = threads
