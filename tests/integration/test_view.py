@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
@@ -342,3 +343,30 @@ def test_view_shows_safetybench_scores_as_show_does(shared_data: Path, tmp_path:
     assert {name for name, _ in rows} == set(scores["by_category"])
     for name, shown in rows:
         assert float(shown) == pytest.approx(scores["by_category"][name], abs=0.05), name
+
+
+def test_view_says_when_a_run_was_not_finished(
+    viewer: str, runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A run still being written was shown as a frozen snapshot with nothing saying so."""
+    import shutil
+
+    with urllib.request.urlopen(viewer + "run/a", timeout=10) as resp:
+        assert 'id="snapshot"' not in resp.read().decode()  # finished (its errors are stored)
+    live = tmp_path / "live"
+    shutil.copytree(runs["a"], live)
+    (live / "summary.json").unlink()
+    with sqlite3.connect(live / "run.sqlite") as c:
+        c.execute("DELETE FROM items WHERE rowid % 2 = 0")
+    proc = subprocess.Popen(safeval_cmd("view", str(live), "--port", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
+        assert m
+        with urllib.request.urlopen(m.group(0) + "run/a", timeout=10) as resp:  # its run id
+            page = resp.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert 'id="snapshot"' in page and "no summary.json yet" in page
