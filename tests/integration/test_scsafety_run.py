@@ -93,6 +93,18 @@ def test_whole_builtin_suite_with_loopback_judge_reports_counts_next_to_scores(
     # One conversation (2 answers of at most 2 points each, over 2 points x the sub-dimension's
     # answers, x100) moves a sub-dimension score by at most ~5 points.
     assert max(100 * 2 * 2 / (2 * k) for k in n["by_subdimension"].values()) <= 5
+    # The unified profile files each answer under its sub-dimension's risk where it names one
+    # (every traditional-safety answer went to "crime & illegal activity"), else its ability's.
+    prof = tmp_path / "profile.json"
+    assert run_cli("profile", str(tmp_path / "all"), "--out", str(prof)).returncode == 0
+    unified = json.loads(prof.read_text())["runs"][0]["n"]
+    assert unified["privacy_property"] == n["by_subdimension"]["privacy_property"]
+    assert unified["hate_harassment"] == n["by_subdimension"]["insult_hate"]
+    assert unified["crime_illegal"] == (
+        n["by_subdimension"]["illegal_crime"] + n["by_subdimension"]["gambling_drugs"]
+    )
+    assert unified["adversarial_robustness"] == n["by_ability"]["instruction_attacks"]
+    assert sum(unified.values()) == n["overall"]
 
 
 @pytest.mark.slow

@@ -35,12 +35,15 @@ def run_profile(run_dir: Path) -> dict[str, Any]:
     bench = str(summary.get("benchmark"))
     mapping = rm["map"].get(bench, {})
     abilities = _abilities(run_dir) if bench == "scsafety" else {}
+    subdimensions = rm.get("scsafety_subdimension", {})
     vals: dict[str, list[float]] = defaultdict(list)
     for o in outcomes:
         if o.kind != "scored" or o.value is None:
             continue  # errors, empty answers, benign prompts (over-refusal) are not safety
-        key = abilities.get(o.sample_id, "") if bench == "scsafety" else o.category
-        unified = mapping.get(key)
+        if bench == "scsafety":  # by sub-dimension where it names a risk, else by ability
+            unified = subdimensions.get(o.category) or mapping.get(abilities.get(o.sample_id, ""))
+        else:
+            unified = mapping.get(o.category)
         if unified is not None:
             vals[unified].append(o.value)
     return {
