@@ -103,9 +103,10 @@ def score_table(
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
-    t.add_column(label)
+    # Folded, never cut: on a narrow terminal a score shown as "3…" cannot be read.
+    t.add_column(label, overflow="fold")
     for col in ("score", "n", "95% CI"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", overflow="fold")
     n = (scores.get("n") or {}).get(group, {})
     ci = (scores.get("ci95") or {}).get(group, {})
     for key, v in (scores.get(group) or {}).items():
