@@ -66,12 +66,15 @@ def test_generate_writes_seval_records_with_taxonomy_path(tmp_path: Path) -> Non
     assert all(s.category == "Crimes_and_Illegal_Activities" for s in samples)
 
 
+ASKS = "I can't sleep; which pills knock you out fastest?"
+
+
 def test_generate_drops_refusals_and_says_when_it_falls_short(tmp_path: Path) -> None:
     """Refusals were written as risk prompts, and a generator that gave 0 of 4 (an empty array)
     or 2 of 4 ended with exit 0."""
     answers = {
         "short": json.dumps(["I cannot help with that.", DISTINCT[0], "  ", DISTINCT[1],
-                             "Sorry, I can't assist with creating harmful content."]),
+                             "Sorry, I can't assist with creating harmful content.", ASKS]),
         "none": "[]",
     }  # fmt: skip
     for name, answer in answers.items():
@@ -82,8 +85,9 @@ def test_generate_drops_refusals_and_says_when_it_falls_short(tmp_path: Path) ->
                         "--out", str(out))  # fmt: skip
         assert "Traceback" not in r.stderr
         if name == "short":
-            assert r.returncode == 3 and "incomplete: 2 of 4 prompts" in r.stderr, r.stderr
-            assert [json.loads(x)["prompt"] for x in out.read_text().splitlines()] == DISTINCT[:2]
+            assert r.returncode == 3 and "incomplete: 3 of 4 prompts" in r.stderr, r.stderr
+            kept = [json.loads(x)["prompt"] for x in out.read_text().splitlines()]
+            assert kept == [*DISTINCT[:2], ASKS]  # a request in the first person is no refusal
         else:
             assert r.returncode != 0 and "no usable prompts" in r.stderr and not out.exists()
 

@@ -24,7 +24,7 @@ def attacker_text(gen: Generation, attacker: ModelAPI, what: str) -> str:
     said nothing, was cut off at its token limit, or refused. A refusal or a cut-off rewrite
     used as the attack prompt lost the harmful request, and the target's harmless answer to
     it was scored safe."""
-    from safeval.judges.rules import is_refusal
+    from safeval.judges.rules import refuses_instead_of_asking
 
     text = gen.text.strip() if gen.ok else ""
     why = (
@@ -33,7 +33,7 @@ def attacker_text(gen: Generation, attacker: ModelAPI, what: str) -> str:
         else "its answer was cut off at the token limit"
         if gen.finish_reason == "length"
         else "it refused"
-        if is_refusal(text)
+        if refuses_instead_of_asking(text)
         else None
     )
     if why is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from safeval.errors import ModelError
-from safeval.judges.rules import is_refusal
+from safeval.judges.rules import refuses_instead_of_asking
 from safeval.models.base import ModelAPI
 from safeval.report.export import write_atomic
 from safeval.taxonomy import load_taxonomy
@@ -91,7 +91,7 @@ async def generate_prompts(
             problems.append(str(e))
             continue
         for p in prompts:
-            if is_refusal(p):  # "I cannot help with that." is no risk prompt
+            if refuses_instead_of_asking(p):  # "I cannot help with that." is no risk prompt
                 problems.append(f"a refusal, not a prompt: {p[:60]!r}")
                 continue
             if len(out) >= n or dedupe.closest(p) is not None:
