@@ -36,7 +36,8 @@ from safeval.secrets import redact_url
 from safeval.types import GenerateConfig
 
 SECRET_WORDS = ("key", "token", "secret", "password", "auth")
-# Model options that change how an answer is fetched, not what it is: a resume may change them.
+# Model (and judge) options that change how an answer is fetched, not what it is: a resume, or a
+# judge given them anew, may change them.
 TRANSPORT_ARGS = frozenset(
     {
         "base_url",
@@ -440,21 +441,6 @@ async def _execute_run(cfg: RunConfig) -> RunResult:
     return RunResult(run_dir, summary, gen_stats, judge_stats, model.calls, model.hits)
 
 
-#: Judge options that change how a judge is reached, not its verdicts: a judge moved to another
-#: host is not a reason to judge (and pay for) every item again.
-TRANSPORT_OPTIONS = frozenset(
-    {
-        "base_url",
-        "timeout",
-        "max_retries",
-        "backoff_initial",
-        "backoff_max",
-        "retry_after_max",
-        "max_connections",
-    }
-)
-
-
 def judge_with_options(store: RunStore, judge_name: str, options: dict[str, Any]) -> None:
     """Delete the verdicts `judge_name` gave with other options (-J), so every item is judged
     with the options given now: a second `safeval judge` with a new threshold kept the old
@@ -467,8 +453,8 @@ def judge_with_options(store: RunStore, judge_name: str, options: dict[str, Any]
         before = (meta.get("settings") or {}).get("judge_options")
     now = json.loads(json.dumps(public_args(options), sort_keys=True))
 
-    def verdict_options(opts: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in opts.items() if k not in TRANSPORT_OPTIONS}
+    def verdict_options(opts: dict[str, Any]) -> dict[str, Any]:  # as a resume compares a model's
+        return {k: v for k, v in opts.items() if k not in TRANSPORT_ARGS}
 
     if verdict_options(before or {}) != verdict_options(now):
         store.delete_verdicts(judge_name)

@@ -88,9 +88,12 @@ def shares_safe(run: Run) -> bool:
     return getattr(bench, "outcomes", Benchmark.outcomes) is Benchmark.outcomes
 
 
-def _score_rows(run: Run, cells: dict[tuple[str, str], tuple[int, int]], axis: int) -> list[Any]:
+def _score_rows(
+    run: Run, cells: dict[tuple[str, str], tuple[int, int]], axis: int, shares: bool
+) -> list[Any]:
     """Per category (axis 1) or attack (axis 0): the summary's score and interval where it has
-    them, with n from the summary's counts or else from the store."""
+    them, with n from the summary's counts or else from the store (only where the scores are
+    `shares` of safe verdicts)."""
     scores = run.summary.get("scores") or {}
     group = "by_category" if axis == 1 else "by_attack"
     counted: dict[str, list[int]] = {}
@@ -98,7 +101,7 @@ def _score_rows(run: Run, cells: dict[tuple[str, str], tuple[int, int]], axis: i
         c = counted.setdefault(key[axis], [0, 0])
         c[0] += safe
         c[1] += n
-    if not shares_safe(run):  # the benchmark's own figures only, under its own names
+    if not shares:  # the benchmark's own figures only, under its own names
         counted = {}
     names = sorted(set(counted) | set(scores.get(group) or {}))
     n_summary = (scores.get("n") or {}).get(group) or {}
@@ -125,6 +128,7 @@ async def run_summary(request: web.Request) -> web.Response:
     run = _run_or_404(request)
     info = viewer.cells(run)
     cells = info["cells"]
+    shares = shares_safe(run)
     attacks = sorted({a for a, _ in cells})
     cats = sorted({c for _, c in cells})
     grid = []
@@ -144,7 +148,7 @@ async def run_summary(request: web.Request) -> web.Response:
                 }  # fmt: skip
             )
         grid.append((a, row))
-    if not shares_safe(run):
+    if not shares:
         grid = []  # the verdicts' shares are not this benchmark's score: not drawn as one
     scores = run.summary.get("scores") or {}
     all_safe = sum(s for s, _ in cells.values())
@@ -159,8 +163,8 @@ async def run_summary(request: web.Request) -> web.Response:
         categories=cats,
         grid=grid,
         few=FEW,
-        by_category=_score_rows(run, cells, 1),
-        by_attack=_score_rows(run, cells, 0),
+        by_category=_score_rows(run, cells, 1, shares),
+        by_attack=_score_rows(run, cells, 0, shares),
         overall={
             "score": scores.get("overall", _pct(all_safe, all_n)),
             "ci": (scores.get("ci95") or {}).get("overall") or wilson(all_safe, all_n),
@@ -172,7 +176,7 @@ async def run_summary(request: web.Request) -> web.Response:
             "ci": wilson(over_refused, over_n),
         },  # fmt: skip
         settings=settings_of(run.meta),
-        shares_safe=shares_safe(run),
+        shares_safe=shares,
     )
 
 
